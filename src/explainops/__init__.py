@@ -1,0 +1,3 @@
+"""explainops: explain machine-learning models in production."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,114 @@
+"""What the model-agnostic explainers (Exact, Kernel) share: inputs, baseline, names, outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from explainops.errors import ExplainerError
+from explainops.explainers.baseline import resolve_baseline
+from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE, ValueFunction
+from explainops.explainers.explanation import Explanation
+from explainops.explainers.inputs import (
+    FeatureTable,
+    PredictFunction,
+    as_feature_table,
+    default_output_names,
+    model_output_function,
+)
+from explainops.explainers.link import apply_link
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ExplanationProblem:
+    """Everything needed to explain a set of samples: the samples, v(S) and the end points."""
+
+    samples: FeatureTable
+    value_function: ValueFunction
+    base_values: FloatArray
+    predictions: FloatArray
+    output_names: tuple[str, ...]
+    use_logit: bool
+
+    @property
+    def n_features(self) -> int:
+        """Number of features d."""
+        return len(self.samples.feature_names)
+
+    def linked_expected_outputs(self, samples: npt.NDArray[Any], masks: npt.NDArray[np.bool_]) -> FloatArray:
+        """link(v(S)) of shape (n, c, k) for the given samples and coalition masks."""
+        return apply_link(self.value_function.expected_outputs(samples, masks), self.use_logit)
+
+    def explanation(self, values: FloatArray, standard_errors: FloatArray | None = None) -> Explanation:
+        """Wrap (n, k, d) values with this problem's end points and names."""
+        return Explanation(
+            values=values,
+            base_values=self.base_values,
+            predictions=self.predictions,
+            feature_names=self.samples.feature_names,
+            output_names=self.output_names,
+            standard_errors=standard_errors,
+        )
+
+
+class ModelAgnosticExplainer:
+    """Base of explainers that only call the model's predict function."""
+
+    def __init__(
+        self,
+        baseline: Any | None = None,
+        baseline_weights: Any | None = None,
+        *,
+        use_logit: bool = False,
+        num_clusters: int | None = None,
+        seed: int | None = 0,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        feature_names: Sequence[str] | None = None,
+        output_names: Sequence[str] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ExplainerError(f"batch_size must be >= 1, got {batch_size}")
+        self.baseline = baseline
+        self.baseline_weights = baseline_weights
+        self.use_logit = use_logit
+        self.num_clusters = num_clusters
+        self.seed = seed
+        self.batch_size = batch_size
+        self.feature_names = tuple(feature_names) if feature_names is not None else None
+        self.output_names = tuple(output_names) if output_names is not None else None
+
+    def problem(self, model: PredictFunction, samples: Any) -> ExplanationProblem:
+        """Validate the inputs and compute the end points v(empty) and v(all) for every output."""
+        table = as_feature_table(samples, self.feature_names)
+        if table.values.shape[0] == 0:
+            raise ExplainerError("no samples to explain")
+        baseline = resolve_baseline(
+            self.baseline, self.baseline_weights, table, self.num_clusters, self.seed
+        )
+        value_function = ValueFunction(model_output_function(model, table), baseline, self.batch_size)
+        base_values = apply_link(value_function.expected_baseline_output(), self.use_logit)
+        predictions = apply_link(value_function.predict(table.values), self.use_logit)
+        return ExplanationProblem(
+            samples=table,
+            value_function=value_function,
+            base_values=base_values,
+            predictions=predictions,
+            output_names=self._output_names(predictions.shape[1]),
+            use_logit=self.use_logit,
+        )
+
+    def _output_names(self, n_outputs: int) -> tuple[str, ...]:
+        if self.output_names is None:
+            return default_output_names(n_outputs)
+        if len(self.output_names) != n_outputs:
+            raise ExplainerError(
+                f"{len(self.output_names)} output names {list(self.output_names)} "
+                f"for a model with {n_outputs} outputs"
+            )
+        return self.output_names

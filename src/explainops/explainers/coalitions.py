@@ -1,0 +1,84 @@
+"""Evaluate the interventional value function v(S) for many samples and coalitions at once.
+
+v_x(S) = mean over baseline rows b (weighted) of f(x_S, b_rest): the model sees the sample's values
+on the coalition's features and the baseline row's values elsewhere. Rows are built in a reused
+buffer and sent to the model in batches of about ``batch_size`` rows, never one call per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from explainops.explainers.baseline import Baseline
+from explainops.explainers.inputs import ModelOutputFunction
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+DEFAULT_BATCH_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class ValueFunction:
+    """The model, baseline and batch size that together define v(S) for any samples."""
+
+    model_outputs: ModelOutputFunction
+    baseline: Baseline
+    batch_size: int = DEFAULT_BATCH_SIZE
+    on_rows: Callable[[int], None] | None = None
+
+    def predict(self, rows: npt.NDArray[Any]) -> FloatArray:
+        """Model outputs (n, k) for rows, in batches."""
+        if rows.shape[0] == 0:
+            raise ValueError("predict needs at least one row")
+        parts = [
+            self._call(rows[start : start + self.batch_size])
+            for start in range(0, rows.shape[0], self.batch_size)
+        ]
+        return np.concatenate(parts, axis=0)
+
+    def expected_baseline_output(self) -> FloatArray:
+        """Weighted mean (k,) of the model outputs over the baseline rows: v(empty coalition)."""
+        outputs = self.predict(self.baseline.table.values)
+        return np.asarray(self.baseline.weights @ outputs, dtype=np.float64)
+
+    def expected_outputs(self, samples: npt.NDArray[Any], masks: BoolArray) -> FloatArray:
+        """Return (n, c, k): for each sample and coalition mask, the weighted mean model output."""
+        n_samples, n_coalitions = samples.shape[0], masks.shape[0]
+        background = self.baseline.table.values
+        n_background, n_features = background.shape
+        pairs_per_call = max(1, self.batch_size // n_background)
+        total_pairs = n_samples * n_coalitions
+        buffer = np.empty((min(pairs_per_call, total_pairs), n_background, n_features), samples.dtype)
+        result: FloatArray | None = None
+        for start in range(0, total_pairs, pairs_per_call):
+            pair_index = np.arange(start, min(start + pairs_per_call, total_pairs))
+            rows = buffer[: pair_index.shape[0]]
+            rows[...] = background[None, :, :]
+            np.copyto(
+                rows,
+                samples[pair_index // n_coalitions][:, None, :],
+                where=masks[pair_index % n_coalitions][:, None, :],
+            )
+            outputs = self._call(rows.reshape(-1, n_features))
+            n_outputs = outputs.shape[1]
+            if result is None:
+                result = np.empty((total_pairs, n_outputs), dtype=np.float64)
+            outputs_by_pair = outputs.reshape(pair_index.shape[0], n_background, n_outputs)
+            result[pair_index[0] : pair_index[-1] + 1] = np.einsum(
+                "pbk,b->pk", outputs_by_pair, self.baseline.weights
+            )
+        if result is None:
+            raise ValueError("expected_outputs needs at least one sample and one coalition")
+        return result.reshape(n_samples, n_coalitions, -1)
+
+    def _call(self, rows: npt.NDArray[Any]) -> FloatArray:
+        outputs = self.model_outputs(rows)
+        if self.on_rows is not None:
+            self.on_rows(rows.shape[0])
+        return outputs

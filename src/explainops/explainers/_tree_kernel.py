@@ -1,0 +1,204 @@
+"""Numba kernels of interventional Tree SHAP (no Python objects, parallel over samples).
+
+For one sample x, one baseline row b and one tree, the hybrid f(x_S, b_rest) reaches a leaf L iff
+S contains the features where the path to L follows x against b (set X_L, size a) and none of the
+features where it follows b against x (set B_L, size c). The Shapley value of that indicator game
+is (a-1)! c! / (a+c)! for members of X_L and -a! (c-1)! / (a+c)! for members of B_L, so one depth-
+first walk per (x, b, tree), branching only where x and b part ways, gives exact values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+MISSING_AS_ZERO, ZERO_IS_MISSING = 1, 2
+
+
+def path_coefficients(max_depth: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Tables coef_x[a, c] = (a-1)! c! / (a+c)! and coef_b[a, c] = a! (c-1)! / (a+c)!."""
+    size = max_depth + 2
+    coef_x, coef_b = np.zeros((size, size)), np.zeros((size, size))
+    for a in range(size):
+        for c in range(size):
+            if a + c == 0:
+                continue
+            if a >= 1:
+                coef_x[a, c] = math.factorial(a - 1) * math.factorial(c) / math.factorial(a + c)
+            if c >= 1:
+                coef_b[a, c] = math.factorial(a) * math.factorial(c - 1) / math.factorial(a + c)
+    return coef_x, coef_b
+
+
+@numba.njit(cache=True, inline="always")
+def _goes_left(value: float, node: int, threshold: npt.NDArray[np.float64], default_left: npt.NDArray[np.bool_], strict: npt.NDArray[np.bool_], missing: npt.NDArray[np.int64]) -> bool:  # noqa: E501
+    if math.isnan(value):
+        if missing[node] == MISSING_AS_ZERO:
+            value = 0.0
+        else:
+            return bool(default_left[node])
+    elif missing[node] == ZERO_IS_MISSING and value == 0.0:
+        return bool(default_left[node])
+    if strict[node]:
+        return value < threshold[node]
+    return value <= threshold[node]
+
+
+@numba.njit(cache=True, parallel=True)
+def ensemble_predict(rows, left, right, feature, threshold, default_left, strict, missing, leaf_values, roots):  # type: ignore[no-untyped-def]  # noqa: E501
+    """Sum of the trees' leaf values (n, k) for each row, without any offset."""
+    n_rows, n_outputs = rows.shape[0], leaf_values.shape[1]
+    result = np.zeros((n_rows, n_outputs))
+    for row in numba.prange(n_rows):
+        for tree in range(roots.shape[0]):
+            node = roots[tree]
+            while left[node] != -1:
+                value = rows[row, feature[node]]
+                if _goes_left(value, node, threshold, default_left, strict, missing):
+                    node = left[node]
+                else:
+                    node = right[node]
+            for output in range(n_outputs):
+                result[row, output] += leaf_values[node, output]
+    return result
+
+
+@numba.njit(cache=True, parallel=True)
+def interventional_values(samples, background, background_start, background_rows, background_weights, left, right, feature, threshold, default_left, strict, missing, leaf_values, roots, max_depth, coef_x, coef_b):  # type: ignore[no-untyped-def]  # noqa: E501
+    """SHAP values (n, k, d) of the trees' summed output against a weighted background.
+
+    For tree t, the background rows to visit are background_rows[background_start[t]:
+    background_start[t + 1]] with weights background_weights[...] (rows that take the same
+    direction at every node of t are merged into one, their weights summed).
+    """
+    n_samples, n_features = samples.shape
+    n_outputs = leaf_values.shape[1]
+    result = np.zeros((n_samples, n_outputs, n_features))
+    stack_size = 2 * max_depth + 4
+    for sample in numba.prange(n_samples):
+        x = samples[sample]
+        phi = np.zeros((n_features, n_outputs))
+        side_of = np.zeros(n_features, dtype=np.int8)
+        path_feature = np.empty(max_depth + 1, dtype=np.int64)
+        path_side = np.empty(max_depth + 1, dtype=np.int8)
+        stack_node = np.empty(stack_size, dtype=np.int64)
+        stack_length = np.empty(stack_size, dtype=np.int64)
+        stack_feature = np.empty(stack_size, dtype=np.int64)
+        stack_side = np.empty(stack_size, dtype=np.int8)
+        length = 0
+        for tree in range(roots.shape[0]):
+            for entry in range(background_start[tree], background_start[tree + 1]):
+                b = background[background_rows[entry]]
+                weight = background_weights[entry]
+                stack_node[0] = roots[tree]
+                stack_length[0] = 0
+                stack_feature[0] = -1
+                stack_side[0] = 0
+                top = 1
+                while top > 0:
+                    top -= 1
+                    node = stack_node[top]
+                    while length > stack_length[top]:
+                        length -= 1
+                        side_of[path_feature[length]] = 0
+                    if stack_feature[top] >= 0:
+                        path_feature[length] = stack_feature[top]
+                        path_side[length] = stack_side[top]
+                        side_of[stack_feature[top]] = stack_side[top]
+                        length += 1
+                    if left[node] == -1:
+                        if length == 0:
+                            continue
+                        n_x = 0
+                        for position in range(length):
+                            if path_side[position] == 1:
+                                n_x += 1
+                        n_b = length - n_x
+                        gain_x = weight * coef_x[n_x, n_b]
+                        loss_b = weight * coef_b[n_x, n_b]
+                        for position in range(length):
+                            f = path_feature[position]
+                            scale = gain_x if path_side[position] == 1 else -loss_b
+                            for output in range(n_outputs):
+                                phi[f, output] += scale * leaf_values[node, output]
+                        continue
+                    f = feature[node]
+                    x_left = _goes_left(x[f], node, threshold, default_left, strict, missing)
+                    b_left = _goes_left(b[f], node, threshold, default_left, strict, missing)
+                    x_child = left[node] if x_left else right[node]
+                    if x_left == b_left or side_of[f] == 1:
+                        stack_node[top], stack_length[top], stack_feature[top] = x_child, length, -1
+                        top += 1
+                        continue
+                    b_child = left[node] if b_left else right[node]
+                    if side_of[f] == 2:
+                        stack_node[top], stack_length[top], stack_feature[top] = b_child, length, -1
+                        top += 1
+                        continue
+                    stack_node[top], stack_length[top] = x_child, length
+                    stack_feature[top], stack_side[top] = f, 1
+                    top += 1
+                    stack_node[top], stack_length[top] = b_child, length
+                    stack_feature[top], stack_side[top] = f, 2
+                    top += 1
+                while length > 0:
+                    length -= 1
+                    side_of[path_feature[length]] = 0
+        for f in range(n_features):
+            for output in range(n_outputs):
+                result[sample, output, f] = phi[f, output]
+    return result
+
+
+@numba.njit(cache=True)
+def background_groups(background, weights, left, threshold, default_left, strict, missing, feature, roots, node_end):  # type: ignore[no-untyped-def]  # noqa: E501
+    """Merge, per tree, background rows that take the same direction at every node of the tree.
+
+    Such rows give identical Tree SHAP contributions, so each group is visited once with the sum
+    of its weights. Returns (start, rows, weights) in the layout interventional_values expects.
+    """
+    n_trees, n_rows = roots.shape[0], background.shape[0]
+    start = np.zeros(n_trees + 1, dtype=np.int64)
+    rows = np.empty(n_trees * n_rows, dtype=np.int64)
+    group_weights = np.empty(n_trees * n_rows)
+    n_groups = 0
+    for tree in range(n_trees):
+        first_node, n_nodes = roots[tree], node_end[tree] - roots[tree]
+        decisions = np.zeros((n_rows, n_nodes), dtype=np.bool_)
+        codes = np.zeros(n_rows, dtype=np.uint64)
+        for row in range(n_rows):
+            code = np.uint64(1469598103934665603)
+            for offset in range(n_nodes):
+                node = first_node + offset
+                if left[node] != -1:
+                    value = background[row, feature[node]]
+                    decision = _goes_left(value, node, threshold, default_left, strict, missing)
+                    decisions[row, offset] = decision
+                    code = (code ^ np.uint64(decision + 2 * offset)) * np.uint64(1099511628211)
+            codes[row] = code
+        first_group = n_groups
+        for row in range(n_rows):
+            match = -1
+            for group in range(first_group, n_groups):
+                representative = rows[group]
+                if codes[representative] != codes[row]:
+                    continue
+                same = True
+                for offset in range(n_nodes):
+                    if decisions[row, offset] != decisions[representative, offset]:
+                        same = False
+                        break
+                if same:
+                    match = group
+                    break
+            if match >= 0:
+                group_weights[match] += weights[row]
+            else:
+                rows[n_groups] = row
+                group_weights[n_groups] = weights[row]
+                n_groups += 1
+        start[tree + 1] = n_groups
+    return start, rows[:n_groups], group_weights[:n_groups]

@@ -1,4 +1,4 @@
-"""One error type per boundary, each with a message that says what failed, where, and what was expected."""
+"""One error type per boundary; each message says what failed, where, and what was expected."""
 
 
 class ExplainOpsError(Exception):

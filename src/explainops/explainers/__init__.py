@@ -2,7 +2,12 @@
 
 from explainops.explainers.baseline import Baseline, kmeans_baseline, resolve_baseline
 from explainops.explainers.exact import ExactExplainer
-from explainops.explainers.explanation import AGG_METHODS, AggMethod, Explanation, aggregate_attributions
+from explainops.explainers.explanation import (
+    AGG_METHODS,
+    AggMethod,
+    Explanation,
+    aggregate_attributions,
+)
 from explainops.explainers.kernel import KernelExplainer, default_num_samples, kernel_design
 from explainops.explainers.tree import TreeExplainer
 from explainops.explainers.tree_models import is_supported_tree_model, read_tree_ensemble

@@ -41,11 +41,15 @@ class ExplanationProblem:
         """Number of features d."""
         return len(self.samples.feature_names)
 
-    def linked_expected_outputs(self, samples: npt.NDArray[Any], masks: npt.NDArray[np.bool_]) -> FloatArray:
+    def linked_expected_outputs(
+        self, samples: npt.NDArray[Any], masks: npt.NDArray[np.bool_]
+    ) -> FloatArray:
         """link(v(S)) of shape (n, c, k) for the given samples and coalition masks."""
         return apply_link(self.value_function.expected_outputs(samples, masks), self.use_logit)
 
-    def explanation(self, values: FloatArray, standard_errors: FloatArray | None = None) -> Explanation:
+    def explanation(
+        self, values: FloatArray, standard_errors: FloatArray | None = None
+    ) -> Explanation:
         """Wrap (n, k, d) values with this problem's end points and names."""
         return Explanation(
             values=values,
@@ -91,7 +95,9 @@ class ModelAgnosticExplainer:
         baseline = resolve_baseline(
             self.baseline, self.baseline_weights, table, self.num_clusters, self.seed
         )
-        value_function = ValueFunction(model_output_function(model, table), baseline, self.batch_size)
+        value_function = ValueFunction(
+            model_output_function(model, table), baseline, self.batch_size
+        )
         base_values = apply_link(value_function.expected_baseline_output(), self.use_logit)
         predictions = apply_link(value_function.predict(table.values), self.use_logit)
         return ExplanationProblem(

@@ -68,14 +68,16 @@ def resolve_baseline(
 
 
 def normalised_weights(weights: Any | None, n_rows: int) -> FloatArray:
-    """Validate baseline weights (non-negative, finite, positive sum) and scale them to sum to one."""
+    """Validate baseline weights (finite, non-negative, positive sum) and scale them to sum to 1."""
     if weights is None:
         return np.full(n_rows, 1.0 / n_rows)
     array = np.asarray(weights, dtype=np.float64).reshape(-1)
     if array.shape[0] != n_rows:
         raise InputError(f"baseline_weights: {array.shape[0]} weights for {n_rows} baseline rows")
     if not np.all(np.isfinite(array)) or np.any(array < 0) or array.sum() <= 0:
-        raise InputError("baseline_weights: expected finite, non-negative weights with a positive sum")
+        raise InputError(
+            "baseline_weights: expected finite, non-negative weights with a positive sum"
+        )
     return np.asarray(array / array.sum(), dtype=np.float64)
 
 
@@ -93,7 +95,7 @@ def kmeans_baseline(
     rows = samples.values
     if rows.shape[0] == 0:
         raise InputError("cannot summarise an empty set of samples into a baseline")
-    if num_clusters is not None and not 1 <= num_clusters:
+    if num_clusters is not None and not num_clusters >= 1:
         raise InputError(f"num_clusters must be >= 1, got {num_clusters}")
     rng = np.random.default_rng(seed)
     if rows.shape[0] > _MAX_CLUSTERING_ROWS:
@@ -130,7 +132,8 @@ def kmeans_baseline(
 def _split_columns(frame: pd.DataFrame, samples: FeatureTable) -> tuple[list[str], list[str]]:
     if samples.is_numeric:
         return list(frame.columns), []
-    numeric, categorical = [], []
+    numeric: list[str] = []
+    categorical: list[str] = []
     for column in frame.columns:
         converted = pd.to_numeric(frame[column], errors="coerce")
         is_numeric = samples.dtypes is not None and pd.api.types.is_numeric_dtype(
@@ -167,7 +170,9 @@ def _kmeans_labels(
     return np.asarray(labels, dtype=np.int64), float(model.inertia_)
 
 
-def _elbow_labels(encoded: FloatArray, max_clusters: int, random_state: int) -> npt.NDArray[np.int64]:
+def _elbow_labels(
+    encoded: FloatArray, max_clusters: int, random_state: int
+) -> npt.NDArray[np.int64]:
     labels, inertia = _kmeans_labels(encoded, 1, random_state)
     total = inertia
     for n_clusters in range(2, max_clusters + 1):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from explainops.explainers._compiled import fill_hybrid_rows
 from explainops.explainers.baseline import Baseline
 from explainops.explainers.inputs import ModelOutputFunction
 
@@ -54,17 +55,22 @@ class ValueFunction:
         n_background, n_features = background.shape
         pairs_per_call = max(1, self.batch_size // n_background)
         total_pairs = n_samples * n_coalitions
-        buffer = np.empty((min(pairs_per_call, total_pairs), n_background, n_features), samples.dtype)
+        buffer = np.empty(
+            (min(pairs_per_call, total_pairs), n_background, n_features), samples.dtype
+        )
         result: FloatArray | None = None
         for start in range(0, total_pairs, pairs_per_call):
             pair_index = np.arange(start, min(start + pairs_per_call, total_pairs))
             rows = buffer[: pair_index.shape[0]]
-            rows[...] = background[None, :, :]
-            np.copyto(
-                rows,
-                samples[pair_index // n_coalitions][:, None, :],
-                where=masks[pair_index % n_coalitions][:, None, :],
-            )
+            if rows.dtype == np.float64:
+                fill_hybrid_rows(rows, samples, background, masks, pair_index[0])
+            else:
+                rows[...] = background[None, :, :]
+                np.copyto(
+                    rows,
+                    samples[pair_index // n_coalitions][:, None, :],
+                    where=masks[pair_index % n_coalitions][:, None, :],
+                )
             outputs = self._call(rows.reshape(-1, n_features))
             n_outputs = outputs.shape[1]
             if result is None:

@@ -39,7 +39,7 @@ def shapley_coefficients(masks: npt.NDArray[np.bool_]) -> FloatArray:
     )
     member_weight = weight[np.maximum(sizes - 1, 0)][:, None]
     outsider_weight = weight[sizes][:, None]
-    return np.where(masks, member_weight, -outsider_weight)
+    return np.asarray(np.where(masks, member_weight, -outsider_weight), dtype=np.float64)
 
 
 class ExactExplainer(ModelAgnosticExplainer):
@@ -57,6 +57,7 @@ class ExactExplainer(ModelAgnosticExplainer):
         seed: seed of the k-means summary.
         batch_size: rows per model call.
         feature_names, output_names: names to report (default column_i, label_j).
+
     """
 
     def __init__(self, *args: Any, max_features: int = DEFAULT_MAX_FEATURES, **kwargs: Any) -> None:
@@ -65,7 +66,11 @@ class ExactExplainer(ModelAgnosticExplainer):
 
     def explain(self, model: PredictFunction, samples: Any) -> Explanation:
         """Explain ``model`` (a predict callable (n, d) -> (n,) or (n, k)) on ``samples``."""
-        n_features = np.asarray(samples).shape[-1] if not hasattr(samples, "columns") else len(samples.columns)
+        n_features = (
+            np.asarray(samples).shape[-1]
+            if not hasattr(samples, "columns")
+            else len(samples.columns)
+        )
         if n_features > self.max_features:
             raise ExplainerError(
                 f"ExactExplainer enumerates 2^d coalitions and is limited to {self.max_features} "

@@ -45,6 +45,7 @@ class Explanation:
         feature_names: d names, in the input's column order.
         output_names: k names of the explained outputs.
         standard_errors: (n, k, d) standard errors of sampled estimates, or None when exact.
+
     """
 
     values: FloatArray
@@ -59,7 +60,9 @@ class Explanation:
         if self.base_values.shape != (k,):
             raise ValueError(f"base_values must have shape ({k},), got {self.base_values.shape}")
         if self.predictions.shape != (n, k):
-            raise ValueError(f"predictions must have shape ({n}, {k}), got {self.predictions.shape}")
+            raise ValueError(
+                f"predictions must have shape ({n}, {k}), got {self.predictions.shape}"
+            )
         if len(self.feature_names) != d or len(self.output_names) != k:
             raise ValueError(
                 f"expected {d} feature names and {k} output names, "

@@ -1,4 +1,4 @@
-"""Turn user inputs (arrays, DataFrames, predict callables) into the arrays the explainers work on."""
+"""Turn user inputs (arrays, DataFrames, predict callables) into the explainers' arrays."""
 
 from __future__ import annotations
 
@@ -67,7 +67,9 @@ def as_feature_table(
         raise InputError(f"{what}: expected a 2-D table (rows, features), got shape {array.shape}")
     numeric = array.dtype.kind in "biuf"
     values = array.astype(np.float64 if numeric else object)
-    names = tuple(feature_names) if feature_names is not None else default_feature_names(array.shape[1])
+    names = (
+        tuple(feature_names) if feature_names is not None else default_feature_names(array.shape[1])
+    )
     if len(names) != values.shape[1]:
         raise InputError(f"{what}: {values.shape[1]} columns but {len(names)} feature names")
     return FeatureTable(values, names)

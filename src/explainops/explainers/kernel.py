@@ -47,6 +47,7 @@ class KernelDesign:
         draws: (N, 2) indices into masks of each sampled (coalition, complement) pair; empty
             when every coalition was enumerated rather than sampled.
         counts: (c,) how often each coalition occurs among the draws (0 for enumerated ones).
+
     """
 
     masks: BoolArray
@@ -57,7 +58,8 @@ class KernelDesign:
     @property
     def is_exact(self) -> bool:
         """True when no coalition was sampled: the regression then gives exact Shapley values."""
-        return self.draws.shape[0] == 0 and self.masks.shape[0] == 2 ** self.masks.shape[1] - 2
+        n_proper = 2 ** self.masks.shape[1] - 2
+        return bool(self.draws.shape[0] == 0 and self.masks.shape[0] == n_proper)
 
 
 def kernel_design(n_features: int, num_samples: int, seed: int | None) -> KernelDesign:
@@ -71,13 +73,13 @@ def kernel_design(n_features: int, num_samples: int, seed: int | None) -> Kernel
     """
     if n_features < 1:
         raise ExplainerError("KernelExplainer needs at least one feature")
-    if num_samples < 1:
-        raise ExplainerError(f"num_samples must be >= 1, got {num_samples}")
-    n_proper = 2**n_features - 2
-    if n_features == 1:
+    if n_features == 1:  # no proper coalition: the single feature gets the whole difference
         return KernelDesign(
             np.zeros((0, 1), np.bool_), np.zeros(0), np.zeros((0, 2), np.int64), np.zeros(0)
         )
+    if num_samples < 1:
+        raise ExplainerError(f"num_samples must be >= 1, got {num_samples}")
+    n_proper = 2**n_features - 2
     if num_samples >= n_proper:
         masks = all_coalitions(n_features)[1:-1]
         sizes = masks.sum(axis=1)
@@ -152,7 +154,9 @@ def _sample_pairs(
     chunk = max(64, budget)
     drawn: list[BoolArray] = []
     for _ in range(_MAX_DRAWS_PER_COALITION * budget // chunk + 1):
-        sizes = first_size + rng.choice(size_mass.shape[0], size=chunk, p=size_mass / size_mass.sum())
+        sizes = first_size + rng.choice(
+            size_mass.shape[0], size=chunk, p=size_mass / size_mass.sum()
+        )
         ranks = rng.random((chunk, n_features)).argsort(axis=1).argsort(axis=1)
         subsets = ranks < sizes[:, None]
         drawn.append(np.stack([subsets, ~subsets], axis=1))
@@ -252,6 +256,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         feature_names, output_names: names to report (default column_i, label_j).
 
     The explanation's ``standard_errors`` estimate each value's sampling error (zero when exact).
+
     """
 
     def __init__(self, *args: Any, num_samples: int | None = None, **kwargs: Any) -> None:
@@ -262,7 +267,7 @@ class KernelExplainer(ModelAgnosticExplainer):
 
     def design_for(self, n_features: int) -> KernelDesign:
         """The coalition design used for ``n_features`` features."""
-        budget = self.num_samples if self.num_samples is not None else default_num_samples(n_features)
+        budget = self.num_samples or default_num_samples(n_features)
         return kernel_design(n_features, budget, self.seed)
 
     def explain(self, model: PredictFunction, samples: Any) -> Explanation:

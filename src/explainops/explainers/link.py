@@ -9,7 +9,9 @@ import numpy.typing as npt
 _PROBABILITY_EPSILON = 1e-15
 
 
-def apply_link(expected_outputs: npt.NDArray[np.float64], use_logit: bool) -> npt.NDArray[np.float64]:
+def apply_link(
+    expected_outputs: npt.NDArray[np.float64], use_logit: bool
+) -> npt.NDArray[np.float64]:
     """Return ``expected_outputs`` unchanged, or their log-odds when ``use_logit``."""
     if not use_logit:
         return expected_outputs

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from explainops.errors import ExplainerError
-from explainops.explainers import _tree_kernel as kernel
+from explainops.explainers import _compiled as kernel
 from explainops.explainers.baseline import resolve_baseline
 from explainops.explainers.explanation import Explanation
 from explainops.explainers.inputs import as_feature_table, default_output_names
@@ -20,7 +20,13 @@ FeaturePerturbation = Literal["interventional", "tree_path_dependent"]
 
 # Preprocessing steps whose output column j depends on input column j alone: Shapley values of
 # the pipeline equal those of the final trees on the transformed columns.
-ONE_TO_ONE_STEPS = ("StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler", "SimpleImputer")
+ONE_TO_ONE_STEPS = (
+    "StandardScaler",
+    "MinMaxScaler",
+    "MaxAbsScaler",
+    "RobustScaler",
+    "SimpleImputer",
+)
 # Our reading of a model must reproduce its native raw output to this relative tolerance.
 _PARSE_TOLERANCE = 1e-4
 
@@ -70,6 +76,7 @@ class TreeExplainer:
         use_logit: not supported (the raw output of boosted classifiers is already log-odds).
         num_clusters, seed: k-means summary settings when no baseline is given.
         feature_names, output_names: names to report (default column_i, label_j).
+
     """
 
     def __init__(
@@ -124,7 +131,9 @@ class TreeExplainer:
             baseline = resolve_baseline(
                 self.baseline, self.baseline_weights, table, self.num_clusters, self.seed
             )
-            baseline_rows = _transform(preprocessing, self._model_input(baseline.table.values, table))
+            baseline_rows = _transform(
+                preprocessing, self._model_input(baseline.table.values, table)
+            )
             values, base_values, predictions = self._interventional(
                 ensemble, model_rows, baseline_rows, baseline.weights
             )
@@ -174,7 +183,9 @@ class TreeExplainer:
         )
         sample_sums = kernel.ensemble_predict(samples, *trees)
         background_sums = kernel.ensemble_predict(background, *trees)
-        offset = _native_offset(ensemble, rows, baseline_rows, sample_sums, background_sums, weights)
+        offset = _native_offset(
+            ensemble, rows, baseline_rows, sample_sums, background_sums, weights
+        )
         node_end = np.append(ensemble.roots[1:], ensemble.left.shape[0])
         start, group_rows, group_weights = kernel.background_groups(
             background,

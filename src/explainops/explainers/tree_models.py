@@ -154,9 +154,8 @@ def is_supported_tree_model(model: Any) -> bool:
 # --- scikit-learn ---------------------------------------------------------------------------
 
 
-def _add_sklearn_tree(
-    nodes: _NodeList, tree: Any, leaf_value: Callable[[int], FloatArray]
-) -> None:
+def _add_sklearn_tree(nodes: _NodeList, tree: Any, leaf_values: FloatArray) -> None:
+    """Append one fitted sklearn tree; leaf_values[i] is node i's (k,) contribution."""
     tree_ = tree.tree_
     offset = len(nodes.left)
     missing_left = getattr(tree_, "missing_go_to_left", None)
@@ -166,7 +165,7 @@ def _add_sklearn_tree(
             feature=-1 if is_leaf else int(tree_.feature[node]),
             threshold=float(tree_.threshold[node]),
             default_left=bool(missing_left[node]) if missing_left is not None else True,
-            value=leaf_value(node) if is_leaf else None,
+            value=leaf_values[node] if is_leaf else None,
         )
         if not is_leaf:
             nodes.left[-1] = offset + int(tree_.children_left[node])
@@ -189,41 +188,49 @@ def _read_sklearn(model: Any) -> TreeEnsemble:
     if not hasattr(model, "n_features_in_"):
         raise ExplainerError(f"{type(model).__name__} is not fitted")
     n_features = int(model.n_features_in_)
-    forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+    forests = (
+        RandomForestClassifier,
+        RandomForestRegressor,
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+    )
     if isinstance(model, (BaseDecisionTree, *forests)):
         trees = [model] if isinstance(model, BaseDecisionTree) else list(model.estimators_)
-        is_classifier = isinstance(model, DecisionTreeClassifier | RandomForestClassifier | ExtraTreesClassifier)
+        is_classifier = isinstance(
+            model, DecisionTreeClassifier | RandomForestClassifier | ExtraTreesClassifier
+        )
         if is_classifier and getattr(model, "n_outputs_", 1) != 1:
             raise ExplainerError("multi-output classifiers are not supported by TreeExplainer")
         first_value = trees[0].tree_.value
         n_outputs = first_value.shape[2] if is_classifier else first_value.shape[1]
         nodes = _NodeList(n_outputs)
         for tree in trees:
-            value = tree.tree_.value
-
-            def leaf_value(node: int, value: Any = value) -> FloatArray:
-                if is_classifier:
-                    counts = np.asarray(value[node, 0, :], dtype=np.float64)
-                    return counts / counts.sum() / len(trees)
-                return np.asarray(value[node, :, 0], dtype=np.float64) / len(trees)
-
-            _add_sklearn_tree(nodes, tree, leaf_value)
+            value = np.asarray(tree.tree_.value, dtype=np.float64)
+            if is_classifier:  # class fractions (counts in older sklearn), averaged over trees
+                leaf_values = value[:, 0, :] / value[:, 0, :].sum(axis=1, keepdims=True)
+            else:
+                leaf_values = value[:, :, 0]
+            _add_sklearn_tree(nodes, tree, leaf_values / len(trees))
         raw = model.predict_proba if is_classifier else model.predict
-        return _finish(nodes, n_features, lambda rows: _as_2d(raw(rows)), True, type(model).__name__)
+        return _finish(
+            nodes, n_features, lambda rows: _as_2d(raw(rows)), True, type(model).__name__
+        )
     if isinstance(model, GradientBoostingClassifier | GradientBoostingRegressor):
         stages = model.estimators_
         nodes = _NodeList(stages.shape[1])
         for stage in stages:
             for output, tree in enumerate(stage):
-
-                def leaf_value(node: int, tree: Any = tree, output: int = output) -> FloatArray:
-                    value = np.zeros(stages.shape[1])
-                    value[output] = model.learning_rate * tree.tree_.value[node, 0, 0]
-                    return value
-
-                _add_sklearn_tree(nodes, tree, leaf_value)
-        raw = model.decision_function if isinstance(model, GradientBoostingClassifier) else model.predict
-        return _finish(nodes, n_features, lambda rows: _as_2d(raw(rows)), True, type(model).__name__)
+                leaf_values = np.zeros((tree.tree_.node_count, stages.shape[1]))
+                leaf_values[:, output] = model.learning_rate * tree.tree_.value[:, 0, 0]
+                _add_sklearn_tree(nodes, tree, leaf_values)
+        raw = (
+            model.decision_function
+            if isinstance(model, GradientBoostingClassifier)
+            else model.predict
+        )
+        return _finish(
+            nodes, n_features, lambda rows: _as_2d(raw(rows)), True, type(model).__name__
+        )
     raise ExplainerError(
         f"TreeExplainer does not support scikit-learn's {type(model).__name__}; supported: "
         "DecisionTree, RandomForest, ExtraTrees and GradientBoosting classifiers and regressors"
@@ -295,10 +302,13 @@ def _read_xgboost(model: Any) -> TreeEnsemble:
     learner = config["learner"]
     booster_name = learner["gradient_booster"]["name"]
     if booster_name not in ("gbtree", "dart"):
-        raise ExplainerError(f"TreeExplainer needs a tree booster, got XGBoost booster {booster_name!r}")
-    tree_params = learner["gradient_booster"].get("gbtree_model_param") or learner["gradient_booster"][
-        "gbtree"
-    ]["gbtree_model_param"]
+        raise ExplainerError(
+            f"TreeExplainer needs a tree booster, got XGBoost booster {booster_name!r}"
+        )
+    tree_params = (
+        learner["gradient_booster"].get("gbtree_model_param")
+        or learner["gradient_booster"]["gbtree"]["gbtree_model_param"]
+    )
     n_outputs = max(1, int(learner["learner_model_param"].get("num_class", "0")))
     parallel = max(1, int(tree_params.get("num_parallel_tree", "1")))
     n_features = int(learner["learner_model_param"]["num_feature"])
@@ -349,6 +359,10 @@ def _add_xgboost_node(
         default_left=node["missing"] == node["yes"],
         strict=True,
     )
-    nodes.left[index] = _add_xgboost_node(nodes, children[node["yes"]], output, feature_index, depth + 1)
-    nodes.right[index] = _add_xgboost_node(nodes, children[node["no"]], output, feature_index, depth + 1)
+    nodes.left[index] = _add_xgboost_node(
+        nodes, children[node["yes"]], output, feature_index, depth + 1
+    )
+    nodes.right[index] = _add_xgboost_node(
+        nodes, children[node["no"]], output, feature_index, depth + 1
+    )
     return index

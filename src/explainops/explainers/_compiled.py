@@ -1,5 +1,6 @@
-"""Numba kernels of interventional Tree SHAP (no Python objects, parallel over samples).
+"""Numba-compiled hot loops: hybrid-row filling and interventional Tree SHAP.
 
+Tree SHAP:
 For one sample x, one baseline row b and one tree, the hybrid f(x_S, b_rest) reaches a leaf L iff
 S contains the features where the path to L follows x against b (set X_L, size a) and none of the
 features where it follows b against x (set B_L, size c). The Shapley value of that indicator game
@@ -16,6 +17,10 @@ import numpy as np
 import numpy.typing as npt
 
 MISSING_AS_ZERO, ZERO_IS_MISSING = 1, 2
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 
 def path_coefficients(max_depth: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -34,7 +39,9 @@ def path_coefficients(max_depth: int) -> tuple[npt.NDArray[np.float64], npt.NDAr
 
 
 @numba.njit(cache=True, inline="always")
-def _goes_left(value: float, node: int, threshold: npt.NDArray[np.float64], default_left: npt.NDArray[np.bool_], strict: npt.NDArray[np.bool_], missing: npt.NDArray[np.int64]) -> bool:  # noqa: E501
+def _goes_left(
+    value: float, node: int, threshold: Floats, default_left: Bools, strict: Bools, missing: Ints
+) -> bool:
     if math.isnan(value):
         if missing[node] == MISSING_AS_ZERO:
             value = 0.0
@@ -43,12 +50,23 @@ def _goes_left(value: float, node: int, threshold: npt.NDArray[np.float64], defa
     elif missing[node] == ZERO_IS_MISSING and value == 0.0:
         return bool(default_left[node])
     if strict[node]:
-        return value < threshold[node]
-    return value <= threshold[node]
+        return bool(value < threshold[node])
+    return bool(value <= threshold[node])
 
 
 @numba.njit(cache=True, parallel=True)
-def ensemble_predict(rows, left, right, feature, threshold, default_left, strict, missing, leaf_values, roots):  # type: ignore[no-untyped-def]  # noqa: E501
+def ensemble_predict(
+    rows: Floats,
+    left: Ints,
+    right: Ints,
+    feature: Ints,
+    threshold: Floats,
+    default_left: Bools,
+    strict: Bools,
+    missing: Ints,
+    leaf_values: Floats,
+    roots: Ints,
+) -> Floats:
     """Sum of the trees' leaf values (n, k) for each row, without any offset."""
     n_rows, n_outputs = rows.shape[0], leaf_values.shape[1]
     result = np.zeros((n_rows, n_outputs))
@@ -67,7 +85,25 @@ def ensemble_predict(rows, left, right, feature, threshold, default_left, strict
 
 
 @numba.njit(cache=True, parallel=True)
-def interventional_values(samples, background, background_start, background_rows, background_weights, left, right, feature, threshold, default_left, strict, missing, leaf_values, roots, max_depth, coef_x, coef_b):  # type: ignore[no-untyped-def]  # noqa: E501
+def interventional_values(
+    samples: Floats,
+    background: Floats,
+    background_start: Ints,
+    background_rows: Ints,
+    background_weights: Floats,
+    left: Ints,
+    right: Ints,
+    feature: Ints,
+    threshold: Floats,
+    default_left: Bools,
+    strict: Bools,
+    missing: Ints,
+    leaf_values: Floats,
+    roots: Ints,
+    max_depth: int,
+    coef_x: Floats,
+    coef_b: Floats,
+) -> Floats:
     """SHAP values (n, k, d) of the trees' summed output against a weighted background.
 
     For tree t, the background rows to visit are background_rows[background_start[t]:
@@ -154,7 +190,18 @@ def interventional_values(samples, background, background_start, background_rows
 
 
 @numba.njit(cache=True)
-def background_groups(background, weights, left, threshold, default_left, strict, missing, feature, roots, node_end):  # type: ignore[no-untyped-def]  # noqa: E501
+def background_groups(
+    background: Floats,
+    weights: Floats,
+    left: Ints,
+    threshold: Floats,
+    default_left: Bools,
+    strict: Bools,
+    missing: Ints,
+    feature: Ints,
+    roots: Ints,
+    node_end: Ints,
+) -> tuple[Ints, Ints, Floats]:
     """Merge, per tree, background rows that take the same direction at every node of the tree.
 
     Such rows give identical Tree SHAP contributions, so each group is visited once with the sum
@@ -202,3 +249,24 @@ def background_groups(background, weights, left, threshold, default_left, strict
                 n_groups += 1
         start[tree + 1] = n_groups
     return start, rows[:n_groups], group_weights[:n_groups]
+
+
+# Serial on purpose: the copy is memory-bound, and parallel numba threads would spin and slow
+# down the model call that follows each fill.
+@numba.njit(cache=True)
+def fill_hybrid_rows(
+    rows: Floats, samples: Floats, background: Floats, masks: Bools, first_pair: int
+) -> None:
+    """rows[p, b] = the pair's sample values on its coalition's features, row b's elsewhere.
+
+    Pair p is (sample (first_pair + p) // c, coalition (first_pair + p) % c) for c masks.
+    """
+    n_coalitions = masks.shape[0]
+    n_background, n_features = background.shape
+    for p in range(rows.shape[0]):
+        pair = first_pair + p
+        sample = samples[pair // n_coalitions]
+        mask = masks[pair % n_coalitions]
+        for b in range(n_background):
+            for f in range(n_features):
+                rows[p, b, f] = sample[f] if mask[f] else background[b, f]

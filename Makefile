@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint format test bench clean
+.PHONY: install demo lint format test bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Train and register a model on scikit-learn's bundled wine data, then explain it.
+demo: $(STAMP)
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python demo/register_model.py
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/explainops run confs/explanations.yaml
+	@echo "outputs: outputs/demo/models_explanations.csv, outputs/demo/samples_explanations.parquet"
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

@@ -96,11 +96,13 @@ def model_output_function(predict: PredictFunction, template: FeatureTable) -> M
     if not callable(predict):
         raise ExplainerError(f"model must be a predict callable, got {type(predict).__name__}")
 
+    keeps_float64 = template.dtypes is None or all(dtype == np.float64 for dtype in template.dtypes)
+
     def outputs(rows: npt.NDArray[Any]) -> FloatArray:
         model_input: Any = rows
         if template.dtypes is not None:
             frame = pd.DataFrame(rows, columns=list(template.feature_names), copy=False)
-            model_input = frame if template.is_numeric else frame.astype(template.dtypes.to_dict())
+            model_input = frame if keeps_float64 else frame.astype(template.dtypes.to_dict())
         raw = predict(model_input)
         result = np.asarray(raw.to_numpy() if hasattr(raw, "to_numpy") else raw, dtype=np.float64)
         if result.ndim == 1:

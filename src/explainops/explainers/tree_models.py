@@ -188,6 +188,16 @@ def _read_sklearn(model: Any) -> TreeEnsemble:
     if not hasattr(model, "n_features_in_"):
         raise ExplainerError(f"{type(model).__name__} is not fitted")
     n_features = int(model.n_features_in_)
+    column_names = getattr(model, "feature_names_in_", None)
+
+    def as_model_input(rows: FloatArray) -> Any:
+        # A model fitted on a DataFrame is called with one, as sklearn expects.
+        if column_names is None:
+            return rows
+        import pandas as pd
+
+        return pd.DataFrame(rows, columns=list(column_names))
+
     forests = (
         RandomForestClassifier,
         RandomForestRegressor,
@@ -213,7 +223,11 @@ def _read_sklearn(model: Any) -> TreeEnsemble:
             _add_sklearn_tree(nodes, tree, leaf_values / len(trees))
         raw = model.predict_proba if is_classifier else model.predict
         return _finish(
-            nodes, n_features, lambda rows: _as_2d(raw(rows)), True, type(model).__name__
+            nodes,
+            n_features,
+            lambda rows: _as_2d(raw(as_model_input(rows))),
+            True,
+            type(model).__name__,
         )
     if isinstance(model, GradientBoostingClassifier | GradientBoostingRegressor):
         stages = model.estimators_
@@ -229,7 +243,11 @@ def _read_sklearn(model: Any) -> TreeEnsemble:
             else model.predict
         )
         return _finish(
-            nodes, n_features, lambda rows: _as_2d(raw(rows)), True, type(model).__name__
+            nodes,
+            n_features,
+            lambda rows: _as_2d(raw(as_model_input(rows))),
+            True,
+            type(model).__name__,
         )
     raise ExplainerError(
         f"TreeExplainer does not support scikit-learn's {type(model).__name__}; supported: "

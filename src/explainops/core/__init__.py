@@ -1,0 +1,1 @@
+"""Building blocks shared by jobs: configurable components, output tables, aggregation."""

@@ -1,0 +1,108 @@
+"""The output tables: model explanations (long) and sample explanations (wide)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from explainops.errors import ExplainerError
+from explainops.explainers import Explanation
+
+FloatArray = npt.NDArray[np.float64]
+SAMPLE_COLUMNS = ("sample_id", "label", "prediction", "base_value")
+STDERR_SUFFIX = "_stderr"
+
+
+def check_feature_names(feature_names: Sequence[str]) -> None:
+    """Refuse features whose names would collide with the fixed output columns."""
+    clashes = sorted(set(feature_names) & set(SAMPLE_COLUMNS))
+    if clashes:
+        raise ExplainerError(
+            f"feature names {clashes} collide with output columns {list(SAMPLE_COLUMNS)}"
+        )
+
+
+def sample_explanations_table(explanation: Explanation, sample_ids: Sequence[Any]) -> pd.DataFrame:
+    """One row per (sample, label): sample_id, label, prediction, base_value, one column a feature.
+
+    Standard errors, when the explainer estimated them, follow as ``<feature>_stderr`` columns.
+    """
+    n_samples, n_outputs, n_features = explanation.values.shape
+    columns: dict[str, Any] = {
+        "sample_id": np.repeat(np.asarray(sample_ids), n_outputs),
+        "label": np.tile(np.asarray(explanation.output_names, dtype=object), n_samples),
+        "prediction": explanation.predictions.reshape(-1),
+        "base_value": np.tile(explanation.base_values, n_samples),
+    }
+    flat_values = explanation.values.reshape(n_samples * n_outputs, n_features)
+    for index, feature in enumerate(explanation.feature_names):
+        columns[feature] = flat_values[:, index]
+    if explanation.standard_errors is not None:
+        flat_errors = explanation.standard_errors.reshape(n_samples * n_outputs, n_features)
+        for index, feature in enumerate(explanation.feature_names):
+            columns[feature + STDERR_SUFFIX] = flat_errors[:, index]
+    return pd.DataFrame(columns)
+
+
+def model_explanations_table(
+    importance: FloatArray,
+    feature_names: Sequence[str],
+    output_names: Sequence[str],
+    agg_method: str,
+    native_importance: FloatArray | None = None,
+) -> pd.DataFrame:
+    """One row per (label, feature), ranked within each label (1 = most important).
+
+    ``native_importance`` is (d,) or (k, d): the model's own importances or coefficients.
+    """
+    n_outputs, n_features = importance.shape
+    if native_importance is not None and native_importance.ndim == 1:
+        native_importance = np.broadcast_to(native_importance, (n_outputs, n_features))
+    frames = []
+    for output, label in enumerate(output_names):
+        order = np.argsort(-importance[output], kind="stable")
+        ranks = np.empty(n_features, dtype=np.int64)
+        ranks[order] = np.arange(1, n_features + 1)
+        native = (
+            native_importance[output]
+            if native_importance is not None
+            else np.full(n_features, np.nan)
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "label": label,
+                    "feature": list(feature_names),
+                    "importance": importance[output],
+                    "agg_method": agg_method,
+                    "rank": ranks,
+                    "native_importance": np.asarray(native, dtype=np.float64),
+                }
+            ).sort_values("rank", kind="stable")
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def native_importance(native: Any, n_features: int, n_outputs: int) -> FloatArray | None:
+    """The model's own importances (``feature_importances_``) or coefficients (``coef_``).
+
+    None when they are not per input column (e.g. after one-hot encoding).
+    """
+    estimator = native.steps[-1][1] if hasattr(native, "steps") else native
+    importances = getattr(estimator, "feature_importances_", None)
+    if importances is not None:
+        values = np.asarray(importances, dtype=np.float64)
+        return values if values.shape == (n_features,) else None
+    coefficients = getattr(estimator, "coef_", None)
+    if coefficients is None:
+        return None
+    values = np.atleast_2d(np.asarray(coefficients, dtype=np.float64))
+    if values.shape[1] != n_features:
+        return None
+    if values.shape[0] in (1, n_outputs):
+        return values if values.shape[0] == n_outputs else values[0]
+    return None

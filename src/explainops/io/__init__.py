@@ -1,0 +1,1 @@
+"""Everything that touches the outside world: datasets, the model registry, schemas."""

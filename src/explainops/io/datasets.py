@@ -1,0 +1,347 @@
+"""Readers that stream samples in batches, and writers that publish their output atomically."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from typing import IO, Annotated, Any, Literal
+
+import fsspec
+import jmespath
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pydantic
+from jmespath.exceptions import JMESPathError
+
+from explainops.core.component import Component
+from explainops.errors import InputError, WriteError
+
+DEFAULT_BATCH_SIZE = 10_000
+
+
+# --- readers --------------------------------------------------------------------------------
+
+
+class Reader(Component, abc.ABC):
+    """Reads rows from a local path or fsspec URI, ``batch_size`` rows at a time.
+
+    Args:
+        path: local path or fsspec URI of the file.
+        limit: read at most this many rows.
+        batch_size: rows per batch; memory is bounded by it, not by the file's size.
+        id_column: column holding each sample's id (else the row's position is its id).
+
+    """
+
+    KIND: str
+    path: str
+    limit: Annotated[int, pydantic.Field(ge=1)] | None = None
+    batch_size: Annotated[int, pydantic.Field(ge=1)] = DEFAULT_BATCH_SIZE
+    id_column: str | None = None
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """Yield the rows in batches with a RangeIndex of row positions, stopping at ``limit``."""
+        position = 0
+        try:
+            for batch in self._raw_batches():
+                if self.limit is not None:
+                    batch = batch.iloc[: self.limit - position]
+                if batch.empty:
+                    continue
+                batch.index = pd.RangeIndex(position, position + len(batch))
+                position += len(batch)
+                yield batch
+                if self.limit is not None and position >= self.limit:
+                    return
+        except FileNotFoundError as error:
+            raise InputError(f"{self.path}: file not found") from error
+        except InputError:
+            raise
+        except (ValueError, OSError, pa.ArrowException, UnicodeDecodeError) as error:
+            detail = " ".join(str(error).split())
+            raise InputError(f"{self.path}: cannot read as {self._format}: {detail}") from error
+
+    def read(self) -> pd.DataFrame:
+        """All rows (up to ``limit``) in one DataFrame."""
+        batches = list(self.batches())
+        if not batches:
+            raise InputError(f"{self.path}: no rows")
+        return pd.concat(batches)
+
+    @property
+    @abc.abstractmethod
+    def _format(self) -> str: ...
+
+    @abc.abstractmethod
+    def _raw_batches(self) -> Iterator[pd.DataFrame]: ...
+
+
+class CsvReader(Reader):
+    """CSV with a header row, or without one when ``headers`` names the columns."""
+
+    KIND: Literal["CsvReader"] = "CsvReader"
+    headers: list[str] | None = None
+    separator: str = ","
+
+    @property
+    def _format(self) -> str:
+        return "CSV"
+
+    def _raw_batches(self) -> Iterator[pd.DataFrame]:
+        options: dict[str, Any] = {"sep": self.separator, "chunksize": self.batch_size}
+        if self.headers is not None:
+            options |= {"header": None, "names": self.headers}
+        # index_col=False: a row with more fields than the header is an error, never a row
+        # silently shifted into the index.
+        with (
+            fsspec.open(self.path, "rt", encoding="utf-8") as handle,
+            pd.read_csv(handle, skipinitialspace=True, index_col=False, **options) as chunks,
+        ):
+            while True:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    try:
+                        chunk = next(chunks)
+                    except StopIteration:
+                        return
+                    except pd.errors.ParserWarning as warning:
+                        raise InputError(
+                            f"{self.path}: rows have more fields than the header's "
+                            f"{len(self.headers) if self.headers else 'columns'}"
+                        ) from warning
+                yield chunk
+
+
+class ParquetReader(Reader):
+    """Apache Parquet, read row group by row group."""
+
+    KIND: Literal["ParquetReader"] = "ParquetReader"
+
+    @property
+    def _format(self) -> str:
+        return "Parquet"
+
+    def _raw_batches(self) -> Iterator[pd.DataFrame]:
+        with fsspec.open(self.path, "rb") as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=self.batch_size):
+                yield batch.to_pandas()
+
+
+class JsonLinesReader(Reader):
+    """JSON Lines: one JSON record a line.
+
+    Args:
+        features: JMESPath to the features in each record (e.g. ``features``), a list or an
+            object; without it each record's top-level fields are the columns.
+        headers: names of the features when they are a list (default column_0, column_1, ...).
+
+    """
+
+    KIND: Literal["JsonLinesReader"] = "JsonLinesReader"
+    features: str | None = None
+    headers: list[str] | None = None
+
+    @property
+    def _format(self) -> str:
+        return "JSON Lines"
+
+    def _raw_batches(self) -> Iterator[pd.DataFrame]:
+        try:
+            features = jmespath.compile(self.features) if self.features else None
+        except JMESPathError as error:
+            raise InputError(f"features: {self.features!r} is not a valid JMESPath") from error
+        rows: list[dict[str, Any]] = []
+        with fsspec.open(self.path, "rt", encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                rows.append(self._row(line, line_number, features))
+                if len(rows) == self.batch_size:
+                    yield pd.DataFrame(rows)
+                    rows = []
+        if rows:
+            yield pd.DataFrame(rows)
+
+    def _row(self, line: str, line_number: int, features: Any) -> dict[str, Any]:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(
+                f"{self.path}: line {line_number}: invalid JSON: {error.msg}"
+            ) from error
+        if features is None:
+            if not isinstance(record, dict):
+                raise InputError(f"{self.path}: line {line_number}: expected a JSON object")
+            return record
+        found = features.search(record)
+        if isinstance(found, dict):
+            row = dict(found)
+        elif isinstance(found, list):
+            names = self.headers or [f"column_{index}" for index in range(len(found))]
+            if len(names) != len(found):
+                raise InputError(
+                    f"{self.path}: line {line_number}: {len(found)} features, "
+                    f"expected {len(names)} ({', '.join(names)})"
+                )
+            row = dict(zip(names, found, strict=True))
+        else:
+            raise InputError(
+                f"{self.path}: line {line_number}: no feature list or object at {self.features!r}"
+            )
+        if self.id_column is not None and isinstance(record, dict):
+            row[self.id_column] = record.get(self.id_column)
+        return row
+
+
+ReaderKind = CsvReader | ParquetReader | JsonLinesReader
+
+
+def reader_for_path(path: str, **options: Any) -> Reader:
+    """A reader chosen by the file's extension (.csv, .parquet/.pq, .jsonl/.json)."""
+    lowered = path.lower()
+    if lowered.endswith((".parquet", ".pq")):
+        return ParquetReader(path=path, **options)
+    if lowered.endswith((".jsonl", ".json", ".jsonlines")):
+        return JsonLinesReader(path=path, **options)
+    if lowered.endswith((".csv", ".txt")):
+        return CsvReader(path=path, **options)
+    raise InputError(f"{path}: unknown file type; expected .csv, .parquet or .jsonl")
+
+
+# --- writers --------------------------------------------------------------------------------
+
+
+class Sink(abc.ABC):
+    """An output being written batch by batch to a temporary file."""
+
+    def __init__(self, handle: IO[Any]) -> None:
+        self.handle = handle
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append a batch of rows."""
+        self._write(frame)
+        self.rows += len(frame)
+
+    @abc.abstractmethod
+    def _write(self, frame: pd.DataFrame) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - an optional hook: most formats need no footer
+        """Finish the file's content (footers)."""
+
+
+class Writer(Component, abc.ABC):
+    """Writes a table to ``path`` (local path or fsspec URI), atomically.
+
+    Rows go to a temporary file in the same folder, renamed over ``path`` only once every batch
+    is written: a failed run never leaves a partial file nor replaces a good one.
+    """
+
+    KIND: str
+    path: str
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Sink]:
+        """Yield a sink for batches; publish on success, discard on any error."""
+        filesystem, target = fsspec.core.url_to_fs(self.path)
+        folder, name = os.path.split(target)
+        temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            if folder:
+                filesystem.makedirs(folder, exist_ok=True)
+            handle = filesystem.open(temporary, self._mode)
+        except OSError as error:
+            raise WriteError(f"{self.path}: cannot write: {error.strerror or error}") from error
+        try:
+            with handle:
+                sink = self._sink(handle)
+                yield sink
+                sink.close()
+            filesystem.mv(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                filesystem.rm(temporary)
+            raise
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Write one whole table."""
+        with self.open() as sink:
+            sink.write(frame)
+
+    @property
+    def _mode(self) -> str:
+        return "wb"
+
+    @abc.abstractmethod
+    def _sink(self, handle: IO[Any]) -> Sink: ...
+
+
+class _CsvSink(Sink):
+    def _write(self, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.handle, header=self.rows == 0, index=False)
+
+
+class CsvWriter(Writer):
+    """CSV with a header row."""
+
+    KIND: Literal["CsvWriter"] = "CsvWriter"
+
+    @property
+    def _mode(self) -> str:
+        return "w"
+
+    def _sink(self, handle: IO[Any]) -> Sink:
+        return _CsvSink(handle)
+
+
+class _ParquetSink(Sink):
+    def __init__(self, handle: IO[Any]) -> None:
+        super().__init__(handle)
+        self.writer: pq.ParquetWriter | None = None
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.handle, table.schema)
+        self.writer.write_table(table.cast(self.writer.schema))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class ParquetWriter(Writer):
+    """Apache Parquet, one row group per batch."""
+
+    KIND: Literal["ParquetWriter"] = "ParquetWriter"
+
+    def _sink(self, handle: IO[Any]) -> Sink:
+        return _ParquetSink(handle)
+
+
+class _JsonLinesSink(Sink):
+    def _write(self, frame: pd.DataFrame) -> None:
+        text = frame.to_json(orient="records", lines=True, double_precision=15)
+        self.handle.write(text if text.endswith("\n") else text + "\n")
+
+
+class JsonLinesWriter(Writer):
+    """JSON Lines, one record a row."""
+
+    KIND: Literal["JsonLinesWriter"] = "JsonLinesWriter"
+
+    @property
+    def _mode(self) -> str:
+        return "w"
+
+    def _sink(self, handle: IO[Any]) -> Sink:
+        return _JsonLinesSink(handle)
+
+
+WriterKind = CsvWriter | ParquetWriter | JsonLinesWriter

@@ -1,0 +1,1 @@
+"""Services a job uses around its work: alerts."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -53,7 +54,7 @@ def load_raw_config(paths: Sequence[str | Path], overrides: Sequence[str] = ()) 
             raise ConfigError(f"{path}: configuration file not found")
         try:
             loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-        except (OmegaConfBaseException, ValueError) as error:
+        except (OmegaConfBaseException, ValueError, yaml.YAMLError) as error:
             raise ConfigError(f"{path}: not valid YAML or JSON: {_one_line(error)}") from error
         if not isinstance(loaded, dict):
             raise ConfigError(

@@ -267,6 +267,8 @@ def fill_hybrid_rows(
         pair = first_pair + p
         sample = samples[pair // n_coalitions]
         mask = masks[pair % n_coalitions]
-        for b in range(n_background):
-            for f in range(n_features):
-                rows[p, b, f] = sample[f] if mask[f] else background[b, f]
+        rows[p] = background  # one contiguous block copy, then the coalition's columns
+        for f in range(n_features):
+            if mask[f]:
+                for b in range(n_background):
+                    rows[p, b, f] = sample[f]

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo lint format test bench clean
+.PHONY: install demo demo-clarify lint format test bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -23,6 +23,10 @@ demo: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/explainops run confs/explanations.yaml
 	@echo "outputs: outputs/demo/models_explanations.csv, outputs/demo/samples_explanations.parquet"
 
+# The Clarify walk-through of docs/clarify.md: both seed configs against a local endpoint.
+demo-clarify: $(STAMP)
+	examples/clarify/walkthrough.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
@@ -37,6 +41,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/explainers.py
+	$(BIN)/python bench/endpoint.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from explainops import __version__
 from explainops.config import load_raw_config, validate_model
@@ -47,7 +48,76 @@ def _parser() -> argparse.ArgumentParser:
             help="override a dotted key, e.g. job.alias_or_version=3",
         )
     commands.add_parser("schema", help="print the JSON Schema of all job configurations")
+    _add_clarify_parser(commands)
     return parser
+
+
+def _add_clarify_parser(commands: Any) -> None:
+    clarify = commands.add_parser(
+        "clarify",
+        help="run a SageMaker Clarify explainability analysis config unchanged",
+        description="Explain a model with a Clarify analysis config; writes DIR/analysis.json "
+        "(and DIR/explanations_shap/out.csv with save_local_shap_values).",
+    )
+    clarify.add_argument("--config", required=True, help="Clarify analysis config JSON")
+    clarify.add_argument("--dataset", required=True, help="data set path or fsspec URI")
+    clarify.add_argument("--output", required=True, metavar="DIR", help="output folder")
+    model = clarify.add_mutually_exclusive_group(required=True)
+    model.add_argument(
+        "--model", metavar="MODEL_URI", help="MLflow model URI, explained in process"
+    )
+    model.add_argument("--endpoint", metavar="URL", help="model served over HTTP")
+    clarify.add_argument(
+        "--dataset-type",
+        choices=["text/csv", "application/jsonlines", "application/x-parquet"],
+        help="data set format (default: the config's dataset_type, else the file extension)",
+    )
+    clarify.add_argument("--features-attribute", metavar="JMESPATH", help="features in records")
+    clarify.add_argument(
+        "--probability-attribute",
+        metavar="INDEX_OR_JMESPATH",
+        help="the model output to explain: column index or JMESPath into JSON Lines responses",
+    )
+    clarify.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ URIs")
+    clarify.add_argument(
+        "--header",
+        dest="headers",
+        action="append",
+        default=[],
+        metavar="NAME=ENV_VAR",
+        help="endpoint request header read from an environment variable, e.g. "
+        "Authorization=ENDPOINT_TOKEN",
+    )
+    clarify.add_argument("--max-concurrency", type=int, help="endpoint requests in flight")
+    clarify.add_argument("--timeout", type=float, help="endpoint response timeout in seconds")
+    clarify.add_argument("--max-retries", type=int, help="endpoint retries on 5xx/429/timeouts")
+
+
+def _clarify_job_config(arguments: argparse.Namespace) -> dict[str, Any]:
+    headers = {}
+    for item in arguments.headers:
+        name, separator, variable = item.partition("=")
+        if not separator or not name or not variable:
+            raise ConfigError(f"--header {item!r}: expected NAME=ENV_VAR")
+        headers[name] = variable
+    attribute = arguments.probability_attribute
+    job: dict[str, Any] = {
+        "KIND": "ClarifyJob",
+        "analysis_config": arguments.config,
+        "dataset": arguments.dataset,
+        "output_dir": arguments.output,
+        "model_uri": arguments.model,
+        "endpoint_url": arguments.endpoint,
+        "dataset_type": arguments.dataset_type,
+        "features_attribute": arguments.features_attribute,
+        "probability_attribute": int(attribute) if attribute and attribute.isdigit() else attribute,
+        "headers_from_env": headers,
+        "tracking_uri": arguments.tracking_uri,
+        "max_concurrency": arguments.max_concurrency,
+        "timeout_s": arguments.timeout,
+        "max_retries": arguments.max_retries,
+    }
+    return {"job": {key: value for key, value in job.items() if value is not None}}
 
 
 def _configure_logging(level: str) -> None:
@@ -67,7 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(JobConfig.model_json_schema(), indent=2))
         return EXIT_OK
     try:
-        config = validate_model(JobConfig, load_raw_config(arguments.configs, arguments.overrides))
+        raw = (
+            _clarify_job_config(arguments)
+            if arguments.command == "clarify"
+            else load_raw_config(arguments.configs, arguments.overrides)
+        )
+        config = validate_model(JobConfig, raw)
     except ConfigError as error:
         logger.error("%s", error)
         print(f"error: {error}", file=sys.stderr)
@@ -78,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with config.job as job:
             job.run()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
     except ExplainOpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -19,7 +19,17 @@ from omegaconf.errors import OmegaConfBaseException
 from explainops.errors import ConfigError
 
 # Keys whose string values are local paths (or URIs) to resolve against the config's folder.
-_PATH_KEYS = frozenset({"path", "baseline", "history_path", "baseline_path", "output_dir"})
+_PATH_KEYS = frozenset(
+    {
+        "path",
+        "baseline",
+        "history_path",
+        "baseline_path",
+        "output_dir",
+        "analysis_config",
+        "dataset",
+    }
+)
 _URI_KEYS = frozenset({"tracking_uri", "registry_uri"})
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)

@@ -11,6 +11,7 @@ import pytest
 
 from explainops.cli import EXIT_FAILED, EXIT_INVALID_CONFIG, EXIT_OK, main
 from explainops.explainers import ExactExplainer
+from explainops.testing.model_server import ModelServer
 
 from ..conftest import RegistryFixture
 
@@ -153,6 +154,49 @@ def test_pyfunc_logistic_pipeline_matches_exact_shapley_values(
     assert_additive(out, features)
     models = pd.read_parquet(tmp_path / "out" / "models.parquet")
     assert set(models["agg_method"]) == {"mean_sq"}, "the configured aggregation is recorded"
+
+
+def test_endpoint_loader_explains_like_the_registered_model(tmp_path, test_registry) -> None:
+    # given the cancer pipeline served over HTTP (all class scores as CSV) and in the registry
+    samples = test_registry.cancer.iloc[200:215]
+    samples.to_csv(tmp_path / "samples.csv", index=False)
+    baseline = test_registry.cancer.iloc[:4].to_numpy().tolist()
+    explainer = (
+        f"{{KIND: KernelExplainer, baseline: {json.dumps(baseline)}, num_samples: 120, seed: 4}}"
+    )
+    model = test_registry.models["cancer"]
+    features = list(test_registry.cancer.columns)
+    (tmp_path / "endpoint").mkdir()
+    (tmp_path / "pyfunc").mkdir()
+    with ModelServer(model.predict_proba, features, csv_layout="scores") as server:
+        endpoint = job_config(
+            tmp_path / "endpoint",
+            test_registry,
+            "cancer",
+            inputs_samples=f"{{KIND: CsvReader, path: {tmp_path / 'samples.csv'}}}",
+            loader=f"{{KIND: EndpointLoader, url: '{server.url}', batch_size: 500, label_headers: [benign, malignant]}}",
+            explainer=explainer,
+        )
+        # when the job runs through the endpoint and through the pyfunc
+        assert main(["run", str(endpoint)]) == EXIT_OK, "the endpoint job must succeed"
+    in_process = job_config(
+        tmp_path / "pyfunc",
+        test_registry,
+        "cancer",
+        inputs_samples=f"{{KIND: CsvReader, path: {tmp_path / 'samples.csv'}}}",
+        explainer=explainer,
+        labels="[benign, malignant]",
+    )
+    assert main(["run", str(in_process)]) == EXIT_OK, "the pyfunc job must succeed"
+
+    # then the sample explanations agree to 1e-9
+    remote = pd.read_csv(tmp_path / "endpoint" / "out" / "samples.csv")
+    local = pd.read_csv(tmp_path / "pyfunc" / "out" / "samples.csv")
+    assert list(remote["label"].unique()) == ["benign", "malignant"], "label_headers name outputs"
+    np.testing.assert_allclose(
+        remote[features].to_numpy(), local[features].to_numpy(), atol=1e-9, rtol=0
+    )
+    assert_additive(remote, features)
 
 
 def test_json_lines_features_path_and_kernel_standard_errors(tmp_path, test_registry) -> None:

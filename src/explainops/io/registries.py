@@ -170,8 +170,14 @@ class Loader(Component, abc.ABC):
     model_output: ModelOutput = "probability"
 
     @abc.abstractmethod
-    def load(self, version: ModelVersion) -> LoadedModel:
-        """Load ``version`` ready to predict."""
+    def load(self, version: ModelVersion | None) -> LoadedModel:
+        """Load ``version`` (None for a model that does not come from the registry)."""
+
+
+def _registered(version: ModelVersion | None, loader: str) -> ModelVersion:
+    if version is None:
+        raise ModelLoadError(f"{loader} loads a registered model: configure job.registry")
+    return version
 
 
 class CustomLoader(Loader):
@@ -179,28 +185,35 @@ class CustomLoader(Loader):
 
     KIND: Literal["CustomLoader"] = "CustomLoader"
 
-    def load(self, version: ModelVersion) -> LoadedModel:
+    def load(self, version: ModelVersion | None) -> LoadedModel:
         """Load the pyfunc model of ``version``."""
+        version = _registered(version, self.KIND)
         if self.model_output == "raw":
             raise ModelLoadError(
                 "CustomLoader explains the pyfunc's predict output; "
                 "model_output 'raw' needs BuiltinLoader"
             )
-        import mlflow
+        return load_pyfunc(version.uri, version)
 
-        try:
-            model = mlflow.pyfunc.load_model(version.uri)
-        except Exception as error:
-            raise ModelLoadError(f"{version.uri}: cannot load the pyfunc model: {error}") from error
 
-        def predict(frame: pd.DataFrame) -> FloatArray:
-            return _as_outputs(model.predict(frame))
+def load_pyfunc(uri: str, version: ModelVersion | None = None) -> LoadedModel:
+    """Load the MLflow pyfunc model at ``uri`` (``models:/``, ``runs:/`` or a local path)."""
+    _quiet_mlflow()
+    import mlflow
 
-        def output_names(frame: pd.DataFrame) -> tuple[str, ...] | None:
-            raw = model.predict(frame)
-            return tuple(map(str, raw.columns)) if isinstance(raw, pd.DataFrame) else None
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except Exception as error:  # MLflow raises many types for missing or unreadable models
+        raise ModelLoadError(f"{uri}: cannot load the pyfunc model: {error}") from error
 
-        return LoadedModel(predict, output_names, None, version)
+    def predict(frame: pd.DataFrame) -> FloatArray:
+        return _as_outputs(model.predict(frame))
+
+    def output_names(frame: pd.DataFrame) -> tuple[str, ...] | None:
+        raw = model.predict(frame)
+        return tuple(map(str, raw.columns)) if isinstance(raw, pd.DataFrame) else None
+
+    return LoadedModel(predict, output_names, None, version)
 
 
 _NATIVE_FLAVORS = ("sklearn", "lightgbm", "xgboost")
@@ -215,8 +228,9 @@ class BuiltinLoader(Loader):
 
     KIND: Literal["BuiltinLoader"] = "BuiltinLoader"
 
-    def load(self, version: ModelVersion) -> LoadedModel:
+    def load(self, version: ModelVersion | None) -> LoadedModel:
         """Load the native model of ``version``."""
+        version = _registered(version, self.KIND)
         import mlflow
 
         try:
@@ -269,6 +283,3 @@ def _raw_margin(native: Any) -> Callable[[pd.DataFrame], Any] | None:
     if module.startswith("xgboost"):
         return lambda frame: native.predict(frame, output_margin=True)
     return getattr(native, "decision_function", None)
-
-
-LoaderKind = CustomLoader | BuiltinLoader

@@ -1,16 +1,21 @@
 """Jobs: configured units of work, selected in YAML by their KIND."""
 
+from typing import Annotated
+
+import pydantic
+
 from explainops.core.component import Component
 from explainops.jobs.base import Job, Locals
+from explainops.jobs.clarify import ClarifyJob
 from explainops.jobs.explanations import ExplanationsJob
 
-JobKind = ExplanationsJob
+JobKind = ExplanationsJob | ClarifyJob
 
 
 class JobConfig(Component):
     """A configuration file's top level: the job under ``job:``."""
 
-    job: JobKind
+    job: Annotated[JobKind, pydantic.Field(discriminator="KIND")]
 
 
-__all__ = ["ExplanationsJob", "Job", "JobConfig", "JobKind", "Locals"]
+__all__ = ["ClarifyJob", "ExplanationsJob", "Job", "JobConfig", "JobKind", "Locals"]

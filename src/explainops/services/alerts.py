@@ -43,7 +43,8 @@ class Notification:
     @property
     def title(self) -> str:
         """A one-line summary."""
-        model = f" for {self.model} v{self.version}" if self.model else ""
+        version = f" v{self.version}" if self.version is not None else ""
+        model = f" for {self.model}{version}" if self.model else ""
         return f"explainops {self.job} {self.status}{model}"
 
     def text(self) -> str:

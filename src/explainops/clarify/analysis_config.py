@@ -1,0 +1,202 @@
+"""SageMaker Clarify's explainability analysis config, read unchanged.
+
+Every field Clarify documents is accepted. The ones explainops uses are typed and checked; the
+ones that only make sense in AWS (instance types, S3 dataset URIs) or belong to other Clarify
+analyses (bias metrics, partial dependence, reports) are accepted and reported in the log as
+ignored. Any other field is an error, so a typo never silently changes a result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import pydantic
+
+from explainops.config import validation_message
+from explainops.errors import ConfigError
+from explainops.explainers.explanation import AggMethod
+
+logger = logging.getLogger(__name__)
+
+DatasetType = Literal["text/csv", "application/jsonlines", "application/x-parquet"]
+
+
+class _ClarifySection(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    # Fields accepted for compatibility but not used: reported by ignored_fields().
+    _aws_only: ClassVar[frozenset[str]] = frozenset()
+    _other_analyses: ClassVar[frozenset[str]] = frozenset()
+
+    def ignored_fields(self, prefix: str) -> list[str]:
+        """Log lines for the fields that were set but are not used by explainops."""
+        lines = []
+        for name in sorted(self.model_fields_set):
+            if name in self._aws_only:
+                lines.append(f"{prefix}{name}: AWS-only setting, ignored")
+            elif name in self._other_analyses:
+                lines.append(f"{prefix}{name}: not an explainability setting, ignored")
+        return lines
+
+
+class ShapMethod(_ClarifySection):
+    """``methods.shap``: Kernel SHAP settings."""
+
+    baseline: list[Any] | str | None = None
+    num_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
+    agg_method: AggMethod = "mean_abs"
+    use_logit: bool = False
+    save_local_shap_values: bool = False
+    seed: int | None = None
+    num_clusters: Annotated[int, pydantic.Field(ge=1)] | None = None
+    text_config: dict[str, Any] | None = None
+    image_config: dict[str, Any] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> ShapMethod:
+        for name in ("text_config", "image_config"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name}: text and image explanations are not supported")
+        if isinstance(self.baseline, list) and not self.baseline:
+            raise ValueError("baseline: give at least one row")
+        return self
+
+
+class Methods(_ClarifySection):
+    """``methods``: only ``shap`` is computed; other Clarify analyses are accepted and ignored."""
+
+    _other_analyses: ClassVar[frozenset[str]] = frozenset(
+        {"pre_training_bias", "post_training_bias", "pdp", "report", "asymmetric_shapley_value"}
+    )
+
+    shap: ShapMethod | None = None
+    pre_training_bias: Any = None
+    post_training_bias: Any = None
+    pdp: Any = None
+    report: Any = None
+    asymmetric_shapley_value: Any = None
+
+
+class Predictor(_ClarifySection):
+    """``predictor``: how to talk to the model."""
+
+    _aws_only: ClassVar[frozenset[str]] = frozenset(
+        {
+            "model_name",
+            "endpoint_name",
+            "endpoint_name_prefix",
+            "instance_type",
+            "initial_instance_count",
+            "accelerator_type",
+            "target_model",
+            "custom_attributes",
+        }
+    )
+    _other_analyses: ClassVar[frozenset[str]] = frozenset({"label"})
+
+    model_name: str | None = None
+    endpoint_name: str | None = None
+    endpoint_name_prefix: str | None = None
+    instance_type: str | None = None
+    initial_instance_count: int | None = None
+    accelerator_type: str | None = None
+    target_model: str | None = None
+    custom_attributes: str | None = None
+    content_type: DatasetType | None = None
+    accept_type: Literal["text/csv", "application/jsonlines"] | None = None
+    content_template: str | None = None
+    label: int | str | None = None
+    probability: int | str | None = None
+    label_headers: list[str] | None = None
+
+
+class AnalysisConfig(_ClarifySection):
+    """A Clarify analysis config (the explainability part; see the module docstring)."""
+
+    _aws_only: ClassVar[frozenset[str]] = frozenset({"dataset_uri"})
+    _other_analyses: ClassVar[frozenset[str]] = frozenset(
+        {
+            "label_values_or_threshold",
+            "probability_threshold",
+            "facet",
+            "group_variable",
+            "predicted_label_dataset_uri",
+            "predicted_label_headers",
+            "predicted_label",
+            "facet_dataset_uri",
+            "facet_headers",
+        }
+    )
+
+    version: str | None = None
+    dataset_type: DatasetType | None = None
+    dataset_uri: str | None = None
+    headers: list[str] | None = None
+    label: int | str | None = None
+    features: str | None = None
+    excluded_columns: list[int | str] | None = None
+    joinsource_name_or_column: str | None = None
+    methods: Methods
+    predictor: Predictor | None = None
+    label_values_or_threshold: Any = None
+    probability_threshold: Any = None
+    facet: Any = None
+    group_variable: Any = None
+    predicted_label_dataset_uri: Any = None
+    predicted_label_headers: Any = None
+    predicted_label: Any = None
+    facet_dataset_uri: Any = None
+    facet_headers: Any = None
+
+    @property
+    def shap(self) -> ShapMethod:
+        """The SHAP section (validated to be present)."""
+        assert self.methods.shap is not None
+        return self.methods.shap
+
+    @property
+    def predictor_or_default(self) -> Predictor:
+        """The predictor section, or an empty one."""
+        return self.predictor or Predictor()
+
+    def log_ignored_fields(self) -> None:
+        """Report every accepted-but-unused field, one log line each."""
+        lines = self.ignored_fields("")
+        lines += self.methods.ignored_fields("methods.")
+        if self.predictor is not None:
+            lines += self.predictor.ignored_fields("predictor.")
+        for line in lines:
+            logger.info("analysis config %s", line)
+
+
+def load_analysis_config(path: str | Path) -> AnalysisConfig:
+    """Read and validate a Clarify analysis config JSON file.
+
+    Raises:
+        ConfigError: unreadable file, invalid JSON, unknown field or invalid value (each offending
+            field named by its path), or no ``methods.shap`` section.
+
+    """
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: analysis config not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the analysis config: {error}") from error
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        ) from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+    try:
+        config = AnalysisConfig.model_validate(raw)
+    except pydantic.ValidationError as error:
+        raise ConfigError(f"{path}: {validation_message(error)}") from error
+    if config.methods.shap is None:
+        raise ConfigError(f"{path}: methods.shap: missing; explainops computes SHAP explanations")
+    config.log_ignored_fields()
+    return config

@@ -1,0 +1,8 @@
+"""Every way of loading a model, selected in YAML by ``loader.KIND``."""
+
+from explainops.io.endpoints import EndpointLoader
+from explainops.io.registries import BuiltinLoader, CustomLoader, LoadedModel, Loader
+
+LoaderKind = CustomLoader | BuiltinLoader | EndpointLoader
+
+__all__ = ["BuiltinLoader", "CustomLoader", "EndpointLoader", "LoadedModel", "Loader", "LoaderKind"]

@@ -1,0 +1,205 @@
+"""Explain a data set batch by batch: the steps the explanation, Clarify and drift jobs share.
+
+Validate the samples in a first pass (every violation at once, before any model call), build the
+explainer against the baseline, then explain batch after batch, handing each batch's explanation
+to the caller (to write sample explanations) and accumulating the global attributions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from explainops.core.aggregation import AttributionAccumulator
+from explainops.core.explainer_settings import ExplainContext, ExplainerSettings, ExplainFunction
+from explainops.core.tables import check_feature_names
+from explainops.errors import InputError
+from explainops.explainers import Explanation, kmeans_baseline
+from explainops.explainers.inputs import as_feature_table
+from explainops.io.datasets import Reader, reader_for_path
+from explainops.io.registries import LoadedModel
+from explainops.io.schemas import InputSchema, raise_for_violations, validate_batch
+from explainops.jobs.samples import SampleScan, scan_samples, validated_batches
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+Baseline = tuple[pd.DataFrame, FloatArray]
+ExplainedBatch = tuple[Explanation, list[Any]]
+BatchMapper = Callable[
+    [Callable[[pd.DataFrame], ExplainedBatch], Iterable[pd.DataFrame]], Iterator[ExplainedBatch]
+]
+
+
+@dataclass(frozen=True)
+class DatasetAttributions:
+    """Global attributions of a data set, per output, and how they were computed.
+
+    Attributes:
+        feature_names: d explained features, in input order.
+        output_names: k explained outputs.
+        importance: (k, d) aggregated attributions (``agg_method`` of the settings).
+        expected_values: (k,) base values: the explained output's expectation over the baseline.
+        n_samples: rows explained.
+        max_additivity_error: largest |base + sum(values) - prediction| over all rows.
+        explainer: name of the explainer used.
+
+    """
+
+    feature_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    importance: FloatArray
+    expected_values: FloatArray
+    n_samples: int
+    max_additivity_error: float
+    explainer: str
+
+    def by_output(self) -> dict[str, dict[str, float]]:
+        """``{output: {feature: importance}}``."""
+        return {
+            output: dict(zip(self.feature_names, map(float, row), strict=True))
+            for output, row in zip(self.output_names, self.importance, strict=True)
+        }
+
+
+@dataclass(frozen=True)
+class BatchExplainer:
+    """Explains one batch of samples and returns it with the batch's sample ids.
+
+    A plain picklable object, so an engine can ship it to its workers once.
+    """
+
+    explain: ExplainFunction
+    feature_names: tuple[str, ...]
+    id_column: str | None
+
+    def __call__(self, batch: pd.DataFrame) -> ExplainedBatch:
+        """(explanation of the batch's features, sample ids: id column or row positions)."""
+        ids = batch[self.id_column] if self.id_column else batch.index
+        return self.explain(batch[list(self.feature_names)]), list(ids)
+
+
+def map_locally(
+    function: Callable[[pd.DataFrame], ExplainedBatch], batches: Iterable[pd.DataFrame]
+) -> Iterator[ExplainedBatch]:
+    """Explain the batches one after the other in this process."""
+    return map(function, batches)
+
+
+def explain_dataset(
+    reader: Reader,
+    schema: InputSchema | None,
+    model: LoadedModel,
+    settings: ExplainerSettings,
+    *,
+    output_names: Sequence[str] | None = None,
+    baseline: Callable[[SampleScan], Baseline] | None = None,
+    on_batch: Callable[[Explanation, list[Any]], None] | None = None,
+    map_batches: BatchMapper = map_locally,
+) -> DatasetAttributions:
+    """Validate, then explain every sample the reader yields.
+
+    Args:
+        reader: the samples.
+        schema: validate (and coerce) the samples against it; None: no validation.
+        model: the model to explain.
+        settings: explainer and aggregation settings.
+        output_names: names of the outputs (default: the model's, else label0, label1, ...).
+        baseline: gives the background rows and weights once the samples are scanned
+            (default: from ``settings.baseline``, else a k-means summary of the samples).
+        on_batch: called with each batch's explanation and sample ids, in input order.
+        map_batches: runs the batch explainer over the batches (an engine session's ``map``).
+
+    Returns:
+        The global attributions.
+
+    Raises:
+        InputError: invalid samples or baseline (all schema violations listed).
+
+    """
+    scan = scan_samples(reader, schema, settings.seed)
+    check_feature_names(scan.feature_names)
+    logger.info("validated %d samples with %d features", scan.n_rows, len(scan.feature_names))
+    frame, weights = baseline(scan) if baseline else resolve_baseline(settings, scan, schema)
+    preview = scan.reservoir[scan.feature_names].head(8)
+    names = tuple(output_names) if output_names else model.output_names(preview)
+    context = ExplainContext(model, frame, weights, names, preview)
+    explainer_name, explain = settings.build(context)
+    logger.info("explain with %s against %d baseline rows", explainer_name, len(frame))
+    accumulator = AttributionAccumulator(settings.agg_method)
+    batch_explainer = BatchExplainer(explain, tuple(scan.feature_names), reader.id_column)
+    explanation: Explanation | None = None
+    for explanation, sample_ids in map_batches(batch_explainer, validated_batches(reader, schema)):
+        if on_batch is not None:
+            on_batch(explanation, sample_ids)
+        accumulator.add(explanation)
+        logger.info("explained %d/%d samples", accumulator.n_samples, scan.n_rows)
+    if explanation is None:
+        raise InputError(f"{reader.path}: no rows to explain")
+    return DatasetAttributions(
+        explanation.feature_names,
+        explanation.output_names,
+        accumulator.result(),
+        explanation.base_values.copy(),
+        accumulator.n_samples,
+        accumulator.max_additivity_error,
+        explainer_name,
+    )
+
+
+def resolve_baseline(
+    settings: ExplainerSettings, scan: SampleScan, schema: InputSchema | None
+) -> Baseline:
+    """The configured baseline rows (uniform weights), or a k-means summary of the samples."""
+    features = scan.feature_names
+    dtypes = scan.reservoir[features].dtypes.to_dict()
+    if settings.baseline is None:
+        summary = kmeans_baseline(
+            as_feature_table(scan.reservoir[features]), settings.num_clusters, settings.seed
+        )
+        frame = pd.DataFrame(summary.table.values, columns=features).astype(dtypes)
+        logger.info("baseline: k-means summary of the samples, %d clusters", len(frame))
+        return frame, summary.weights
+    if isinstance(settings.baseline, str):
+        frame = reader_for_path(settings.baseline).read()
+    elif all(isinstance(row, dict) for row in settings.baseline):
+        frame = pd.DataFrame(settings.baseline)
+    else:
+        widths = {len(row) for row in settings.baseline}
+        if widths != {len(features)}:
+            raise InputError(
+                f"explainer.baseline: rows of {sorted(widths)} values, "
+                f"expected {len(features)} ({', '.join(features)})"
+            )
+        frame = pd.DataFrame(settings.baseline, columns=features)
+    return checked_baseline(frame, features, dtypes, schema)
+
+
+def checked_baseline(
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    dtypes: dict[Any, Any],
+    schema: InputSchema | None,
+    where: str = "explainer.baseline",
+) -> Baseline:
+    """Baseline rows in the samples' columns and dtypes, validated, with uniform weights."""
+    missing = [column for column in features if column not in frame.columns]
+    if missing:
+        raise InputError(f"{where}: missing columns {missing}")
+    if frame.empty:
+        raise InputError(f"{where}: no rows")
+    frame = frame[list(features)].reset_index(drop=True)
+    if schema is not None:
+        frame, violations = validate_batch(frame, schema)
+        raise_for_violations(where, violations, len(violations))
+    try:
+        frame = frame.astype(dtypes)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{where}: values do not match the samples' types: {error}") from error
+    return frame, np.full(len(frame), 1.0 / len(frame))

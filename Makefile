@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-clarify lint format test bench clean
+.PHONY: install demo demo-clarify demo-drift lint format test bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -22,6 +22,18 @@ demo: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python demo/register_model.py
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/explainops run confs/explanations.yaml
 	@echo "outputs: outputs/demo/models_explanations.csv, outputs/demo/samples_explanations.parquet"
+
+# Attribution drift: a baseline of the Champion on reference data, a clean window, then the same
+# window explained by a swapped model (the Challenger) that the monitor must flag.
+demo-drift: $(STAMP)
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python demo/register_model.py
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python demo/drift_windows.py
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/explainops run confs/drift_baseline.yaml
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/explainops run confs/drift_window.yaml
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/explainops run confs/drift_window.yaml \
+		--set job.alias_or_version=Challenger --set job.window_id=model-swapped
+	@echo "--- outputs/drift/constraint_violations.json"; cat outputs/drift/constraint_violations.json
+	@echo "--- outputs/drift/history.csv"; cat outputs/drift/history.csv
 
 # The Clarify walk-through of docs/clarify.md: both seed configs against a local endpoint.
 demo-clarify: $(STAMP)

@@ -9,20 +9,10 @@ alias to it, so running it twice works.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
-import mlflow
-import mlflow.sklearn
-import skops.io
-from mlflow.models import infer_signature
+from registration import ROOT, register_classifier
 from sklearn.datasets import load_wine
 from sklearn.ensemble import RandomForestClassifier
 
-ROOT = Path(__file__).resolve().parent.parent
-REGISTRY = ROOT / "mlruns" / "mlflow.db"
 SAMPLES = ROOT / "data" / "demo" / "wine_samples.csv"
 MODEL_NAME = "wine"
 
@@ -39,30 +29,7 @@ def main() -> None:
     model = RandomForestClassifier(n_estimators=50, max_depth=5, random_state=0).fit(
         features, target
     )
-    REGISTRY.parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(f"sqlite:///{REGISTRY}")
-    experiment = mlflow.get_experiment_by_name("explainops-demo")
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else mlflow.create_experiment(
-            "explainops-demo", artifact_location=(ROOT / "mlruns" / "artifacts").as_uri()
-        )
-    )
-    with mlflow.start_run(experiment_id=experiment_id):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
-            signature=infer_signature(features, model.predict_proba(features)),
-            pyfunc_predict_fn="predict_proba",
-            pip_requirements=["scikit-learn"],
-            registered_model_name=MODEL_NAME,
-        )
-    version = info.registered_model_version
-    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, "Champion", str(version))
-    print(f"registered {MODEL_NAME} version {version} as Champion in {REGISTRY}")
+    register_classifier(model, features, MODEL_NAME, "Champion")
     print(f"wrote {len(samples)} samples to {SAMPLES.relative_to(ROOT)}")
 
 

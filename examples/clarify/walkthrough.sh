@@ -8,7 +8,7 @@ BIN=.venv/bin
 PORT=${PORT:-8765}
 OUT=outputs/clarify
 
-$BIN/python examples/clarify/register_seed_model.py
+$BIN/python demo/register_clarify_model.py
 
 start_server() {  # $1: default response type
     $BIN/python -m explainops.testing.model_server \

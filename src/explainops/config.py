@@ -28,6 +28,7 @@ _PATH_KEYS = frozenset(
         "output_dir",
         "analysis_config",
         "dataset",
+        "violations_path",
     }
 )
 _URI_KEYS = frozenset({"tracking_uri", "registry_uri"})
@@ -96,7 +97,10 @@ def validation_message(error: pydantic.ValidationError, prefix: str = "") -> str
     """One line listing every invalid field by its dotted path, with what was expected."""
     problems = []
     for detail in error.errors():
-        location = ".".join(str(part) for part in (prefix, *detail["loc"]) if part != "")
+        parts = list(detail["loc"])
+        if len(parts) > 1 and parts[0] == "job" and str(parts[1]).endswith("Job"):
+            del parts[1]  # the job's KIND: a file holds one job, its fields are job.<field>
+        location = ".".join(str(part) for part in (prefix, *parts) if part != "")
         message = detail["msg"]
         if detail["type"] == "union_tag_not_found":
             discriminator = str(detail.get("ctx", {}).get("discriminator", "KIND")).strip("'")

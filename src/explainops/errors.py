@@ -27,3 +27,7 @@ class EndpointError(ExplainOpsError):
 
 class WriteError(ExplainOpsError):
     """An output could not be written."""
+
+
+class DriftError(ExplainOpsError):
+    """Attribution drift was found and the job was told to fail on it."""

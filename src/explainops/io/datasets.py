@@ -236,6 +236,42 @@ class Sink(abc.ABC):
         """Finish the file's content (footers)."""
 
 
+@contextlib.contextmanager
+def atomic_file(path: str, mode: str = "w") -> Iterator[IO[Any]]:
+    """Yield a temporary file next to ``path``: renamed over it on success, deleted on failure.
+
+    ``path`` is a local path or fsspec URI. A failed run never leaves a partial file nor replaces
+    a good one.
+    """
+    filesystem, target = fsspec.core.url_to_fs(path)
+    folder, name = os.path.split(target)
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if folder:
+            filesystem.makedirs(folder, exist_ok=True)
+        handle = filesystem.open(temporary, mode)
+    except OSError as error:
+        raise WriteError(f"{path}: cannot write: {error.strerror or error}") from error
+    try:
+        with handle:
+            yield handle
+        filesystem.mv(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            filesystem.rm(temporary)
+        raise
+
+
+def write_json(path: str, document: Any) -> None:
+    """Write ``document`` as indented JSON to ``path``, atomically."""
+    try:
+        with atomic_file(path, "w") as handle:
+            json.dump(document, handle, indent=2, allow_nan=False)
+            handle.write("\n")
+    except OSError as error:
+        raise WriteError(f"{path}: cannot write: {error.strerror or error}") from error
+
+
 class Writer(Component, abc.ABC):
     """Writes a table to ``path`` (local path or fsspec URI), atomically.
 
@@ -249,25 +285,10 @@ class Writer(Component, abc.ABC):
     @contextlib.contextmanager
     def open(self) -> Iterator[Sink]:
         """Yield a sink for batches; publish on success, discard on any error."""
-        filesystem, target = fsspec.core.url_to_fs(self.path)
-        folder, name = os.path.split(target)
-        temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            if folder:
-                filesystem.makedirs(folder, exist_ok=True)
-            handle = filesystem.open(temporary, self._mode)
-        except OSError as error:
-            raise WriteError(f"{self.path}: cannot write: {error.strerror or error}") from error
-        try:
-            with handle:
-                sink = self._sink(handle)
-                yield sink
-                sink.close()
-            filesystem.mv(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                filesystem.rm(temporary)
-            raise
+        with atomic_file(self.path, self._mode) as handle:
+            sink = self._sink(handle)
+            yield sink
+            sink.close()
 
     def write(self, frame: pd.DataFrame) -> None:
         """Write one whole table."""

@@ -7,9 +7,10 @@ import pydantic
 from explainops.core.component import Component
 from explainops.jobs.base import Job, Locals
 from explainops.jobs.clarify import ClarifyJob
+from explainops.jobs.drift import AttributionBaselineJob, AttributionDriftJob
 from explainops.jobs.explanations import ExplanationsJob
 
-JobKind = ExplanationsJob | ClarifyJob
+JobKind = ExplanationsJob | AttributionBaselineJob | AttributionDriftJob | ClarifyJob
 
 
 class JobConfig(Component):
@@ -18,4 +19,13 @@ class JobConfig(Component):
     job: Annotated[JobKind, pydantic.Field(discriminator="KIND")]
 
 
-__all__ = ["ClarifyJob", "ExplanationsJob", "Job", "JobConfig", "JobKind", "Locals"]
+__all__ = [
+    "AttributionBaselineJob",
+    "AttributionDriftJob",
+    "ClarifyJob",
+    "ExplanationsJob",
+    "Job",
+    "JobConfig",
+    "JobKind",
+    "Locals",
+]

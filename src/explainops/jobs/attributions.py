@@ -49,6 +49,7 @@ class DatasetAttributions:
         n_samples: rows explained.
         max_additivity_error: largest |base + sum(values) - prediction| over all rows.
         explainer: name of the explainer used.
+        background: the baseline rows explained against, with their ``background_weights``.
 
     """
 
@@ -59,6 +60,8 @@ class DatasetAttributions:
     n_samples: int
     max_additivity_error: float
     explainer: str
+    background: pd.DataFrame
+    background_weights: FloatArray
 
     def by_output(self) -> dict[str, dict[str, float]]:
         """``{output: {feature: importance}}``."""
@@ -150,6 +153,8 @@ def explain_dataset(
         accumulator.n_samples,
         accumulator.max_additivity_error,
         explainer_name,
+        frame,
+        weights,
     )
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
@@ -28,10 +26,17 @@ from explainops import __version__
 from explainops.clarify.analysis_config import AnalysisConfig, DatasetType, load_analysis_config
 from explainops.config import validation_message
 from explainops.core.explainer_settings import KernelExplainerSettings
-from explainops.errors import ConfigError, InputError, WriteError
+from explainops.errors import ConfigError, InputError
 from explainops.explainers import Explanation
 from explainops.explainers.inputs import default_output_names
-from explainops.io.datasets import CsvReader, CsvWriter, JsonLinesReader, ParquetReader, Reader
+from explainops.io.datasets import (
+    CsvReader,
+    CsvWriter,
+    JsonLinesReader,
+    ParquetReader,
+    Reader,
+    write_json,
+)
 from explainops.io.endpoints import EndpointLoader
 from explainops.io.registries import LoadedModel, Registry, default_tracking_uri, load_pyfunc
 from explainops.jobs.attributions import (
@@ -133,7 +138,7 @@ class ClarifyJob(Job):
             )
             analysis = analysis_document(attributions, config, seed, self._model_name())
             logger.info("write %s/%s", output_dir, ANALYSIS_FILE)
-            write_json_atomically(f"{output_dir}/{ANALYSIS_FILE}", analysis)
+            write_json(f"{output_dir}/{ANALYSIS_FILE}", analysis)
         duration_s = time.perf_counter() - started
         self.alerts.notify(self._notification(attributions, output_dir, duration_s))
         return locals()
@@ -419,21 +424,3 @@ def analysis_document(
             "max_additivity_error": attributions.max_additivity_error,
         },
     }
-
-
-def write_json_atomically(path: str, document: dict[str, Any]) -> None:
-    """Write ``document`` to a temporary file next to ``path``, then rename it into place."""
-    filesystem, target = fsspec.core.url_to_fs(path)
-    folder, name = os.path.split(target)
-    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        if folder:
-            filesystem.makedirs(folder, exist_ok=True)
-        with filesystem.open(temporary, "w") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-        filesystem.mv(temporary, target)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            filesystem.rm(temporary)
-        raise WriteError(f"{path}: cannot write: {error.strerror or error}") from error

@@ -9,18 +9,16 @@ from typing import Annotated, Literal
 import pandas as pd
 import pydantic
 
-from explainops.core.explainer_settings import AutoExplainerSettings, ExplainerKind
 from explainops.core.tables import (
     model_explanations_table,
     native_importance,
     sample_explanations_table,
 )
 from explainops.io.datasets import ReaderKind, WriterKind
-from explainops.io.loaders import CustomLoader, EndpointLoader, LoaderKind
-from explainops.io.registries import ModelVersion, Registry
-from explainops.io.schemas import InputSchema, schema_from_signature
+from explainops.io.registries import ModelVersion
 from explainops.jobs.attributions import DatasetAttributions, explain_dataset
-from explainops.jobs.base import Job, Locals
+from explainops.jobs.base import Locals
+from explainops.jobs.model_job import ModelJob
 from explainops.services.alerts import Notification
 
 logger = logging.getLogger(__name__)
@@ -28,23 +26,16 @@ logger = logging.getLogger(__name__)
 TOP_FEATURES_NOTIFIED = 5
 
 
-class ExplanationsJob(Job):
+class ExplanationsJob(ModelJob):
     """Explain a registered model on samples: global (model) and per-sample explanations.
 
     Args:
         inputs_samples: reader of the samples to explain.
         models_explanations: writer of the global explanations (one row per label and feature).
         samples_explanations: writer of the sample explanations (one row per sample and label).
-        registry: the MLflow registry and the registered model's ``name`` (optional with an
-            ``EndpointLoader``: then it only supplies the input schema and the model's name).
-        alias_or_version: an alias (default ``Champion``) or a version number.
-        loader: ``CustomLoader`` (pyfunc), ``BuiltinLoader`` (native flavour) or
-            ``EndpointLoader`` (a model served over HTTP).
-        explainer: ``AutoExplainer`` (default), ``KernelExplainer``, ``ExactExplainer`` or
-            ``TreeExplainer`` with their settings.
-        input_schema: explicit schema of the samples, used instead of the model's signature.
-        labels: names of the model's outputs (default: class labels, else label0, label1, ...).
         alerts: where the completion (or failure) is notified.
+
+    The model, explainer, schema and labels are ``ModelJob``'s fields.
 
     """
 
@@ -52,36 +43,19 @@ class ExplanationsJob(Job):
     inputs_samples: Annotated[ReaderKind, pydantic.Field(discriminator="KIND")]
     models_explanations: Annotated[WriterKind, pydantic.Field(discriminator="KIND")]
     samples_explanations: Annotated[WriterKind, pydantic.Field(discriminator="KIND")]
-    registry: Registry | None = None
-    alias_or_version: str | int = "Champion"
-    loader: Annotated[LoaderKind, pydantic.Field(discriminator="KIND")] = CustomLoader()
-    explainer: Annotated[ExplainerKind, pydantic.Field(discriminator="KIND")] = (
-        AutoExplainerSettings()
-    )
-    input_schema: InputSchema | None = None
-    labels: list[str] | None = None
-
-    @pydantic.model_validator(mode="after")
-    def _check_registry(self) -> ExplanationsJob:
-        if self.registry is None and not isinstance(self.loader, EndpointLoader):
-            raise ValueError(f"registry is required with loader {self.loader.KIND}")
-        return self
 
     def run(self) -> Locals:
         """Resolve, validate, load, explain, write, notify."""
         started = time.perf_counter()
-        version = self._resolve()
-        schema = self.input_schema or (
-            schema_from_signature(version.input_schema()) if version else None
-        )
+        version = self.resolve_version()
+        schema = self.input_schema_of(version)
         logger.info(
             "read and validate samples from %s (%s)",
             self.inputs_samples.path,
             "schema: "
             + ("config" if self.input_schema else "model signature" if schema else "none"),
         )
-        logger.info("load %s with %s", version or self._endpoint_url(), self.loader.KIND)
-        model = self.loader.load(version)
+        model = self.load_model(version)
         with self.samples_explanations.open() as sample_sink:
             attributions = explain_dataset(
                 self.inputs_samples,
@@ -112,19 +86,6 @@ class ExplanationsJob(Job):
         self.alerts.notify(notification)
         return locals()
 
-    def _resolve(self) -> ModelVersion | None:
-        if self.registry is None:
-            return None
-        logger.info(
-            "resolve model %r %s in %s",
-            self.registry.name,
-            self.alias_or_version,
-            self.registry.tracking_uri,
-        )
-        version = self.registry.resolve(self.alias_or_version)
-        logger.info("resolved %s", version)
-        return version
-
     def _notification(
         self,
         version: ModelVersion | None,
@@ -136,7 +97,7 @@ class ExplanationsJob(Job):
         return Notification(
             job=self.KIND,
             status="succeeded",
-            model=version.name if version else self._endpoint_url(),
+            model=self.model_name(version),
             version=version.version if version else None,
             n_samples=attributions.n_samples,
             duration_s=duration_s,
@@ -152,6 +113,3 @@ class ExplanationsJob(Job):
                 "samples_explanations": self.samples_explanations.path,
             },
         )
-
-    def _endpoint_url(self) -> str | None:
-        return self.loader.url if isinstance(self.loader, EndpointLoader) else None

@@ -45,7 +45,8 @@ class Notification:
         """A one-line summary."""
         version = f" v{self.version}" if self.version is not None else ""
         model = f" for {self.model}{version}" if self.model else ""
-        return f"explainops {self.job} {self.status}{model}"
+        verdict = f": {self.metrics['verdict']}" if "verdict" in self.metrics else ""
+        return f"explainops {self.job} {self.status}{model}{verdict}"
 
     def text(self) -> str:
         """A human-readable message (Slack-compatible plain text)."""
@@ -59,7 +60,8 @@ class Notification:
         if self.max_additivity_error is not None:
             lines.append(f"max additivity error: {self.max_additivity_error:.2e}")
         for name, value in self.metrics.items():
-            lines.append(f"{name}: {value}")
+            if name != "verdict":
+                lines.append(f"{name}: {value}")
         if self.top_features:
             lines.append("top features:")
             lines.extend(

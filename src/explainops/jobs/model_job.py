@@ -1,0 +1,84 @@
+"""The base of jobs that explain a model: where it comes from and how its samples look."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import pydantic
+
+from explainops.core.explainer_settings import AutoExplainerSettings, ExplainerKind
+from explainops.io.loaders import CustomLoader, EndpointLoader, LoadedModel, LoaderKind
+from explainops.io.registries import ModelVersion, Registry
+from explainops.io.schemas import InputSchema, schema_from_signature
+from explainops.jobs.base import Job
+
+logger = logging.getLogger(__name__)
+
+
+class ModelJob(Job):
+    """A job explaining a registered model version, or a model behind an endpoint.
+
+    Args:
+        registry: the MLflow registry and the registered model's ``name`` (optional with an
+            ``EndpointLoader``: then it only supplies the input schema and the model's name).
+        alias_or_version: an alias (default ``Champion``) or a version number.
+        loader: ``CustomLoader`` (pyfunc), ``BuiltinLoader`` (native flavour) or
+            ``EndpointLoader`` (a model served over HTTP).
+        explainer: ``AutoExplainer`` (default), ``KernelExplainer``, ``ExactExplainer`` or
+            ``TreeExplainer`` with their settings.
+        input_schema: explicit schema of the samples, used instead of the model's signature.
+        labels: names of the model's outputs (default: class labels, else label0, label1, ...).
+
+    """
+
+    registry: Registry | None = None
+    alias_or_version: str | int = "Champion"
+    loader: Annotated[LoaderKind, pydantic.Field(discriminator="KIND")] = CustomLoader()
+    explainer: Annotated[ExplainerKind, pydantic.Field(discriminator="KIND")] = (
+        AutoExplainerSettings()
+    )
+    input_schema: InputSchema | None = None
+    labels: list[str] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _check_registry(self) -> Any:
+        if self.registry is None and not isinstance(self.loader, EndpointLoader):
+            raise ValueError(f"registry is required with loader {self.loader.KIND}")
+        return self
+
+    def resolve_version(self) -> ModelVersion | None:
+        """The registered version the alias names (None for an endpoint without registry)."""
+        if self.registry is None:
+            return None
+        logger.info(
+            "resolve model %r %s in %s",
+            self.registry.name,
+            self.alias_or_version,
+            self.registry.tracking_uri,
+        )
+        version = self.registry.resolve(self.alias_or_version)
+        logger.info("resolved %s", version)
+        return version
+
+    def input_schema_of(self, version: ModelVersion | None) -> InputSchema | None:
+        """The configured schema, else the model's signature, else None (no validation)."""
+        if self.input_schema is not None:
+            return self.input_schema
+        return schema_from_signature(version.input_schema()) if version else None
+
+    def load_model(self, version: ModelVersion | None) -> LoadedModel:
+        """Load the model with the configured loader."""
+        logger.info("load %s with %s", version or self.endpoint_url, self.loader.KIND)
+        return self.loader.load(version)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The endpoint's URL when the model is served over HTTP."""
+        return self.loader.url if isinstance(self.loader, EndpointLoader) else None
+
+    def model_name(self, version: ModelVersion | None) -> str:
+        """The registered model's name, else the endpoint's URL."""
+        if version is not None:
+            return version.name
+        return self.registry.name if self.registry else str(self.endpoint_url)

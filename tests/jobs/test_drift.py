@@ -1,0 +1,245 @@
+"""Attribution drift jobs end to end through the CLI, with a real registry and webhook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explainops.cli import EXIT_FAILED, EXIT_INVALID_CONFIG, EXIT_OK, main
+from explainops.drift import ndcg
+
+from ..conftest import Receiver, RegistryFixture
+
+
+class DriftSetup:
+    """Files of one monitoring set-up in ``tmp_path``: reference data, baseline, outputs."""
+
+    def __init__(self, tmp_path: Path, registry: RegistryFixture) -> None:
+        self.folder = tmp_path
+        self.registry = registry
+        self.features = list(registry.cancer.columns)
+        self.baseline_row = registry.cancer.iloc[:200].mean().to_numpy().tolist()
+        self.baseline = tmp_path / "monitor" / "baseline.json"
+        self.violations = tmp_path / "monitor" / "constraint_violations.json"
+        self.history = tmp_path / "monitor" / "history.parquet"
+        registry.cancer.iloc[:200].to_csv(tmp_path / "reference.csv", index=False)
+
+    def model_yaml(self, name: str = "cancer") -> str:
+        return (
+            f"  registry: {{name: {name}, tracking_uri: '{self.registry.tracking_uri}'}}\n"
+            f"  inputs_samples: {{KIND: CsvReader, path: {{path}}}}\n"
+        )
+
+    def baseline_config(self) -> Path:
+        path = self.folder / "baseline.yaml"
+        path.write_text(
+            "job:\n  KIND: AttributionBaselineJob\n"
+            + self.model_yaml().replace("{path}", str(self.folder / "reference.csv"))
+            + f"  explainer: {{KIND: AutoExplainer, baseline: [{json.dumps(self.baseline_row)}]}}\n"
+            + f"  baseline_path: {self.baseline}\n"
+        )
+        return path
+
+    def window_config(self, window: pd.DataFrame, window_id: str, **extra: Any) -> Path:
+        data = self.folder / f"{window_id}.csv"
+        window.to_csv(data, index=False)
+        lines = "".join(f"  {key}: {value}\n" for key, value in extra.items())
+        path = self.folder / f"{window_id}.yaml"
+        path.write_text(
+            "job:\n  KIND: AttributionDriftJob\n"
+            + self.model_yaml(extra.pop("model", "cancer")).replace("{path}", str(data))
+            + f"  baseline_path: {self.baseline}\n"
+            + f"  violations_path: {self.violations}\n"
+            + f"  history_path: {self.history}\n"
+            + f"  window_id: {window_id}\n"
+            + "".join(line for line in lines.splitlines(keepends=True) if "model:" not in line)
+        )
+        return path
+
+    def top_features(self, k: int) -> list[str]:
+        """The baseline's k most important features for label1."""
+        document = json.loads(self.baseline.read_text())
+        values = document["explanations"]["kernel_shap"]["label1"]["global_shap_values"]
+        return sorted(self.features, key=lambda feature: -values[feature])[:k]
+
+    def broken_feed(self, window: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        """The window with ``columns`` stuck at the baseline row's values (a broken feed)."""
+        stuck = window.copy()
+        for column in columns:
+            stuck[column] = self.baseline_row[self.features.index(column)]
+        return stuck
+
+
+@pytest.fixture
+def setup(tmp_path: Path, test_registry: RegistryFixture) -> DriftSetup:
+    """A recorded baseline for the registry's cancer model."""
+    drift = DriftSetup(tmp_path, test_registry)
+    assert main(["run", str(drift.baseline_config())]) == EXIT_OK, "the baseline job must succeed"
+    return drift
+
+
+def test_baseline_file_records_what_a_window_needs(setup: DriftSetup) -> None:
+    # given the baseline written by the fixture
+    document = json.loads(setup.baseline.read_text())
+
+    # then it has Clarify's analysis.json shape plus the explainer config, model and data
+    explanations = document["explanations"]["kernel_shap"]
+    assert list(explanations) == ["label0", "label1"], "one entry per model output"
+    assert list(explanations["label1"]["global_shap_values"]) == setup.features, "features"
+    details = document["explainops"]
+    assert details["model"] == {"name": "cancer", "version": 1, "alias": "Champion"}, "model"
+    assert details["explainer"]["KIND"] == "AutoExplainer", "explainer config recorded"
+    assert details["background"]["rows"] == [setup.baseline_row], "background rows recorded"
+    assert details["data"]["n_samples"] == 200, "reference size recorded"
+    assert details["data"]["sha256"].startswith("sha256:"), "data fingerprint recorded"
+
+
+def test_clean_window_passes_and_drifted_window_violates_and_alerts(
+    setup: DriftSetup, webhook_receiver: Receiver
+) -> None:
+    cancer = setup.registry.cancer
+    top3 = setup.top_features(3)
+    alerts = f"{{KIND: WebhookAlerter, url: '{webhook_receiver.url}'}}"
+
+    # when a clean window, a window whose top features are stuck, and a clean window again run
+    clean = setup.window_config(cancer.iloc[200:300], "clean", alerts=alerts)
+    assert main(["run", str(clean)]) == EXIT_OK, "a clean window succeeds"
+    clean_violations = json.loads(setup.violations.read_text())
+    stuck = setup.window_config(
+        setup.broken_feed(cancer.iloc[300:400], top3), "stuck", alerts=alerts
+    )
+    assert main(["run", str(stuck)]) == EXIT_OK, "a drift is a result, not a crash"
+    violations = json.loads(setup.violations.read_text())
+    again = setup.window_config(cancer.iloc[400:500], "again")
+    assert main(["run", str(again)]) == EXIT_OK, "a third window succeeds"
+
+    # then only the stuck window violates, with Clarify's schema, and the webhook got the verdict
+    assert clean_violations == {"version": "1.0", "violations": []}, "clean: no violations"
+    assert [entry["label"] for entry in violations["violations"]] == ["label0", "label1"], (
+        "one violation per drifting label"
+    )
+    entry = violations["violations"][1]
+    assert entry["metric_name"] == "shap", "Clarify metric name"
+    assert entry["constraint_check_type"] == "feature_attribution_drift_check", "check type"
+    assert entry["description"] == (
+        f"Feature attribution drift {entry['ndcg']:.2f} exceeds threshold 0.9"
+    ), "Clarify's description"
+    assert entry["ndcg"] < 0.9, "the NDCG is below the threshold"
+    assert {moved["feature"] for moved in entry["features_moved"]} >= set(top3), (
+        "the stuck features are listed as moved"
+    )
+    assert [body["metrics"]["verdict"] for body in webhook_receiver.bodies] == [
+        "no drift",
+        "drift in label0, label1",
+    ], "each window is notified with its verdict"
+    assert "drift in label0, label1" in webhook_receiver.bodies[1]["text"], "Slack text"
+    assert set(webhook_receiver.bodies[1]["metrics"]["ndcg"]) == {"label0", "label1"}, "NDCGs"
+
+    # and the history holds three windows, two labels each, with NDCGs recomputable by hand
+    history = pd.read_parquet(setup.history)
+    assert list(history["window_id"]) == ["clean"] * 2 + ["stuck"] * 2 + ["again"] * 2, "3 runs"
+    assert list(history["verdict"]) == ["ok", "ok", "drift", "drift", "ok", "ok"], "verdicts"
+    assert history["model_version"].tolist() == [1] * 6, "resolved version recorded"
+
+
+def test_ndcg_in_history_matches_the_public_metric(setup: DriftSetup) -> None:
+    # given a window explained by the drift job
+    window = setup.registry.cancer.iloc[200:260]
+    assert main(["run", str(setup.window_config(window, "w1"))]) == EXIT_OK, "window runs"
+
+    # when the same window is recorded as a baseline of its own
+    live_baseline = setup.folder / "live.json"
+    window.to_csv(setup.folder / "reference.csv", index=False)
+    config = setup.baseline_config().read_text().replace(str(setup.baseline), str(live_baseline))
+    (setup.folder / "live.yaml").write_text(config)
+    assert main(["run", str(setup.folder / "live.yaml")]) == EXIT_OK, "live baseline runs"
+
+    # then the history's NDCG is ndcg(baseline attributions, live attributions)
+    reference = json.loads(setup.baseline.read_text())["explanations"]["kernel_shap"]
+    live = json.loads(live_baseline.read_text())["explanations"]["kernel_shap"]
+    history = pd.read_parquet(setup.history)
+    for label in ("label0", "label1"):
+        expected = ndcg(reference[label]["global_shap_values"], live[label]["global_shap_values"])
+        recorded = history.loc[history["label"] == label, "ndcg"].item()
+        assert recorded == pytest.approx(expected, abs=1e-12), f"NDCG of {label}"
+
+
+def test_fail_on_violation_exits_1_after_writing(setup: DriftSetup) -> None:
+    cancer = setup.registry.cancer
+    window = setup.broken_feed(cancer.iloc[300:400], setup.top_features(3))
+    config = setup.window_config(window, "stuck", fail_on_violation="true")
+    assert main(["run", str(config)]) == EXIT_FAILED, "fail_on_violation fails the job"
+    assert json.loads(setup.violations.read_text())["violations"], "violations still written"
+    assert len(pd.read_parquet(setup.history)) == 2, "history still appended"
+
+
+@pytest.mark.parametrize(
+    ("baseline_text", "message"),
+    [
+        (None, "baseline file not found"),
+        ("{not json", "baseline is not valid JSON"),
+        ('{"version": "1.0", "explanations": {}}', "not an explainops attribution baseline"),
+    ],
+)
+def test_missing_or_corrupt_baseline_fails_and_writes_nothing(
+    setup: DriftSetup,
+    baseline_text: str | None,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if baseline_text is None:
+        setup.baseline.unlink()
+    else:
+        setup.baseline.write_text(baseline_text)
+    config = setup.window_config(setup.registry.cancer.iloc[200:300], "w")
+    assert main(["run", str(config)]) == EXIT_FAILED, "a bad baseline fails the job"
+    assert message in capsys.readouterr().err, f"the error says {message!r}"
+    assert not setup.violations.exists() and not setup.history.exists(), "nothing written"
+
+
+def test_baseline_of_another_model_or_features_is_refused(
+    setup: DriftSetup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wine = setup.registry.wine.iloc[:50]
+    other_model = setup.window_config(wine, "wine", model="wine")
+    assert main(["run", str(other_model)]) == EXIT_FAILED, "another model is refused"
+    assert "made for model 'cancer', not 'wine'" in capsys.readouterr().err, "says why"
+    allowed = setup.window_config(wine, "wine2", model="wine", allow_model_change="true")
+    assert main(["run", str(allowed)]) == EXIT_FAILED, "other features cannot be compared"
+    assert "differ from the baseline's" in capsys.readouterr().err, "names the features"
+    assert not setup.violations.exists() and not setup.history.exists(), "nothing written"
+
+
+def test_empty_window_fails_and_writes_nothing(
+    setup: DriftSetup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = setup.window_config(setup.registry.cancer.iloc[:0], "empty")
+    assert main(["run", str(config)]) == EXIT_FAILED, "an empty window fails"
+    assert "no rows" in capsys.readouterr().err, "the error says the window is empty"
+    assert not setup.violations.exists() and not setup.history.exists(), "nothing written"
+
+
+def test_explainer_in_a_drift_config_is_a_config_error(
+    setup: DriftSetup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = setup.window_config(
+        setup.registry.cancer.iloc[200:210], "w", explainer="{KIND: KernelExplainer}"
+    )
+    assert main(["run", str(config)]) == EXIT_INVALID_CONFIG, "explainer is refused"
+    assert "baseline's explainer config" in capsys.readouterr().err, "says why"
+
+
+def test_history_keeps_previous_windows_if_a_run_fails(setup: DriftSetup) -> None:
+    cancer = setup.registry.cancer
+    assert main(["run", str(setup.window_config(cancer.iloc[200:300], "w1"))]) == EXIT_OK, "w1"
+    before = setup.history.read_bytes()
+    bad = cancer.iloc[300:310].astype(object)
+    bad.iloc[3, 2] = "not a number"
+    assert main(["run", str(setup.window_config(bad, "w2"))]) == EXIT_FAILED, "bad data fails"
+    assert setup.history.read_bytes() == before, "the history is untouched by a failed run"
+    assert np.isfinite(pd.read_parquet(setup.history)["ndcg"]).all(), "history readable"

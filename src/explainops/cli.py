@@ -16,6 +16,7 @@ from typing import Any
 from explainops import __version__
 from explainops.config import load_raw_config, validate_model
 from explainops.errors import ConfigError, ExplainOpsError
+from explainops.services import progress
 
 logger = logging.getLogger("explainops")
 
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "configs", nargs="+", metavar="CONFIG", help="YAML or JSON files, merged in order"
         )
+        _add_progress_option(command)
         command.add_argument(
             "--set",
             dest="overrides",
@@ -52,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_progress_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown only on a terminal; the log reports progress instead)",
+    )
+
+
 def _add_clarify_parser(commands: Any) -> None:
     clarify = commands.add_parser(
         "clarify",
@@ -59,6 +69,7 @@ def _add_clarify_parser(commands: Any) -> None:
         description="Explain a model with a Clarify analysis config; writes DIR/analysis.json "
         "(and DIR/explanations_shap/out.csv with save_local_shap_values).",
     )
+    _add_progress_option(clarify)
     clarify.add_argument("--config", required=True, help="Clarify analysis config JSON")
     clarify.add_argument("--dataset", required=True, help="data set path or fsspec URI")
     clarify.add_argument("--output", required=True, metavar="DIR", help="output folder")
@@ -131,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     arguments = _parser().parse_args(argv)
     _configure_logging(arguments.log_level)
+    progress.bar_enabled.set(not getattr(arguments, "no_progress", False))
     from explainops.jobs import JobConfig
 
     if arguments.command == "schema":

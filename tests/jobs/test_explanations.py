@@ -199,6 +199,50 @@ def test_endpoint_loader_explains_like_the_registered_model(tmp_path, test_regis
     assert_additive(remote, features)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "loader", "explainer"),
+    [
+        ("cancer", "{KIND: CustomLoader}", "{KIND: KernelExplainer, num_samples: 100, seed: 3}"),
+        ("cancer", "{KIND: CustomLoader}", "{KIND: ExactExplainer}"),
+        ("wine", "{KIND: BuiltinLoader}", "{KIND: TreeExplainer}"),
+    ],
+)
+def test_dask_engine_gives_the_local_engine_results(
+    tmp_path, test_registry, dask_scheduler, name, loader, explainer
+) -> None:
+    # given samples in several batches, explained locally and on a 2-worker Dask cluster
+    data = test_registry.cancer if name == "cancer" else test_registry.wine
+    data.iloc[:90].to_csv(tmp_path / "samples.csv", index=False)
+    outputs = {}
+    for engine in ("{KIND: LocalEngine}", f"{{KIND: DaskEngine, address: '{dask_scheduler}'}}"):
+        folder = tmp_path / engine.split()[1].rstrip("},")
+        folder.mkdir()
+        config = job_config(
+            folder,
+            test_registry,
+            name,
+            inputs_samples=f"{{KIND: CsvReader, path: {tmp_path / 'samples.csv'}, batch_size: 25}}",
+            loader=loader,
+            explainer=explainer,
+            engine=engine,
+        )
+        # when each job runs
+        assert main(["run", str(config)]) == EXIT_OK, f"the job on {engine} must succeed"
+        outputs[engine] = pd.read_csv(folder / "out" / "samples.csv")
+
+    # then the outputs are equal to 1e-12, rows in input order
+    local, remote = outputs.values()
+    assert list(remote["sample_id"]) == list(local["sample_id"]), "same rows, same order"
+    columns = [*data.columns, "base_value", "prediction"]
+    np.testing.assert_allclose(
+        remote[columns].to_numpy(),
+        local[columns].to_numpy(),
+        atol=1e-12,
+        rtol=0,
+    )
+
+
 def test_json_lines_features_path_and_kernel_standard_errors(tmp_path, test_registry) -> None:
     # given Clarify-style JSON Lines records and a sampled Kernel budget
     features = list(test_registry.diabetes.columns)

@@ -26,6 +26,7 @@ from explainops.io.datasets import Reader, reader_for_path
 from explainops.io.registries import LoadedModel
 from explainops.io.schemas import InputSchema, raise_for_violations, validate_batch
 from explainops.jobs.samples import SampleScan, scan_samples, validated_batches
+from explainops.services.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -135,14 +136,16 @@ def explain_dataset(
     context = ExplainContext(model, frame, weights, names, preview)
     explainer_name, explain = settings.build(context)
     logger.info("explain with %s against %d baseline rows", explainer_name, len(frame))
-    accumulator = AttributionAccumulator(settings.agg_method)
+    accumulator = AttributionAccumulator(settings.agg_method, seed=settings.seed)
     batch_explainer = BatchExplainer(explain, tuple(scan.feature_names), reader.id_column)
     explanation: Explanation | None = None
-    for explanation, sample_ids in map_batches(batch_explainer, validated_batches(reader, schema)):
-        if on_batch is not None:
-            on_batch(explanation, sample_ids)
-        accumulator.add(explanation)
-        logger.info("explained %d/%d samples", accumulator.n_samples, scan.n_rows)
+    with Progress(scan.n_rows, "explained", "rows") as progress:
+        batches = validated_batches(reader, schema)
+        for explanation, sample_ids in map_batches(batch_explainer, batches):
+            if on_batch is not None:
+                on_batch(explanation, sample_ids)
+            accumulator.add(explanation)
+            progress.update(len(sample_ids))
     if explanation is None:
         raise InputError(f"{reader.path}: no rows to explain")
     return DatasetAttributions(

@@ -26,6 +26,7 @@ from explainops import __version__
 from explainops.clarify.analysis_config import AnalysisConfig, DatasetType, load_analysis_config
 from explainops.config import validation_message
 from explainops.core.explainer_settings import KernelExplainerSettings
+from explainops.engines import EngineKind, LocalEngine
 from explainops.errors import ConfigError, InputError
 from explainops.explainers import Explanation
 from explainops.explainers.inputs import default_output_names
@@ -80,6 +81,7 @@ class ClarifyJob(Job):
         timeout_s: endpoint response timeout.
         max_retries: endpoint retries on 5xx, 429 and timeouts.
         batch_size: rows explained per batch.
+        engine: where batches are explained: ``LocalEngine`` or ``DaskEngine``.
 
     """
 
@@ -99,6 +101,7 @@ class ClarifyJob(Job):
     timeout_s: Annotated[float, pydantic.Field(gt=0)] = 30.0
     max_retries: Annotated[int, pydantic.Field(ge=0)] = 3
     batch_size: Annotated[int, pydantic.Field(ge=1)] = 10_000
+    engine: Annotated[EngineKind, pydantic.Field(discriminator="KIND")] = LocalEngine()
 
     @pydantic.model_validator(mode="after")
     def _check_model(self) -> ClarifyJob:
@@ -127,7 +130,10 @@ class ClarifyJob(Job):
         label_headers = config.predictor_or_default.label_headers
         output_dir = self.output_dir.rstrip("/")
         local_values = CsvWriter(path=f"{output_dir}/{LOCAL_VALUES_FILE}")
-        with self._local_values_sink(local_values, shap.save_local_shap_values) as write_local:
+        with (
+            self._local_values_sink(local_values, shap.save_local_shap_values) as write_local,
+            self.engine.session() as engine,
+        ):
             attributions = explain_dataset(
                 reader,
                 None,
@@ -135,6 +141,7 @@ class ClarifyJob(Job):
                 settings,
                 baseline=lambda scan: self._baseline(config, dataset_type, scan),
                 on_batch=write_local,
+                map_batches=engine.map,
             )
             analysis = analysis_document(attributions, config, seed, self._model_name())
             logger.info("write %s/%s", output_dir, ANALYSIS_FILE)

@@ -79,9 +79,15 @@ class AttributionBaselineJob(ModelJob):
         schema = self.input_schema_of(version)
         model = self.load_model(version)
         logger.info("explain the reference data %s", self.inputs_samples.path)
-        attributions = explain_dataset(
-            self.inputs_samples, schema, model, self.explainer, output_names=self.labels
-        )
+        with self.engine.session() as engine:
+            attributions = explain_dataset(
+                self.inputs_samples,
+                schema,
+                model,
+                self.explainer,
+                output_names=self.labels,
+                map_batches=engine.map,
+            )
         for label, values in attributions.by_output().items():
             if not any(values.values()):
                 logger.warning("baseline: every attribution of %s is zero", label)
@@ -237,14 +243,16 @@ class AttributionDriftJob(ModelJob):
         schema = self.input_schema_of(version)
         model = self.load_model(version)
         logger.info("explain window %s from %s", window_id, self.inputs_samples.path)
-        attributions = explain_dataset(
-            self.inputs_samples,
-            schema,
-            model,
-            baseline.explainer,
-            output_names=self.labels or baseline.labels,
-            baseline=lambda scan: self._background(baseline, scan),
-        )
+        with self.engine.session() as engine:
+            attributions = explain_dataset(
+                self.inputs_samples,
+                schema,
+                model,
+                baseline.explainer,
+                output_names=self.labels or baseline.labels,
+                baseline=lambda scan: self._background(baseline, scan),
+                map_batches=engine.map,
+            )
         checks = compare_with_baseline(baseline, attributions, self.threshold, self.top_k)
         drifted = [check for check in checks if check.drifted]
         for check in checks:

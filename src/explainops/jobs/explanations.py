@@ -56,7 +56,7 @@ class ExplanationsJob(ModelJob):
             + ("config" if self.input_schema else "model signature" if schema else "none"),
         )
         model = self.load_model(version)
-        with self.samples_explanations.open() as sample_sink:
+        with self.samples_explanations.open() as sample_sink, self.engine.session() as engine:
             attributions = explain_dataset(
                 self.inputs_samples,
                 schema,
@@ -66,6 +66,7 @@ class ExplanationsJob(ModelJob):
                 on_batch=lambda explanation, ids: sample_sink.write(
                     sample_explanations_table(explanation, ids)
                 ),
+                map_batches=engine.map,
             )
             models_table = model_explanations_table(
                 attributions.importance,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pydantic
 
 from explainops.core.explainer_settings import AutoExplainerSettings, ExplainerKind
+from explainops.engines import EngineKind, LocalEngine
 from explainops.io.loaders import CustomLoader, EndpointLoader, LoadedModel, LoaderKind
 from explainops.io.registries import ModelVersion, Registry
 from explainops.io.schemas import InputSchema, schema_from_signature
@@ -29,6 +30,7 @@ class ModelJob(Job):
             ``TreeExplainer`` with their settings.
         input_schema: explicit schema of the samples, used instead of the model's signature.
         labels: names of the model's outputs (default: class labels, else label0, label1, ...).
+        engine: where batches are explained: ``LocalEngine`` (this process) or ``DaskEngine``.
 
     """
 
@@ -40,6 +42,7 @@ class ModelJob(Job):
     )
     input_schema: InputSchema | None = None
     labels: list[str] | None = None
+    engine: Annotated[EngineKind, pydantic.Field(discriminator="KIND")] = LocalEngine()
 
     @pydantic.model_validator(mode="after")
     def _check_registry(self) -> Any:

@@ -54,6 +54,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/explainers.py
 	$(BIN)/python bench/endpoint.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

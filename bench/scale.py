@@ -1,14 +1,18 @@
 """Benchmark explainops at scale: 1M rows x 20 features, LocalEngine vs DaskEngine.
 
-Generates a synthetic binary-classification data set (Parquet, 50k-row row groups), registers two
-models in a throw-away SQLite MLflow registry — a LightGBM classifier (100 trees of depth <= 6,
-explained by TreeExplainer on its margin against a 5-row k-means baseline) and a StandardScaler + LogisticRegression pipeline (explained through
-its pyfunc ``predict_proba`` by KernelExplainer, 42 coalitions per row, a one-row k-means
-baseline) — and runs the ExplanationsJob on all rows with each engine: LocalEngine, and a
-DaskEngine LocalCluster of 2 workers x 1 thread. Each job runs in its own process and reports
-wall time, rows/s and the driver's peak RSS (the Dask workers are separate processes); the
-speed-up is LocalEngine's wall time over DaskEngine's, and the outputs of both engines are
-compared value by value.
+Generates a synthetic binary-classification data set (Parquet, 50k-row row groups) and registers
+two models in a throw-away SQLite MLflow registry:
+
+* a LightGBM classifier (100 trees of depth <= 6), explained by TreeExplainer on its margin
+  against a 5-row k-means baseline;
+* a StandardScaler + LogisticRegression pipeline, explained through its pyfunc
+  ``predict_proba`` by KernelExplainer (42 coalitions per row, a one-row k-means baseline).
+
+It runs the ExplanationsJob on all rows with each engine: LocalEngine, and a DaskEngine
+LocalCluster of 2 workers x 1 thread. Each job runs in its own process and reports wall time,
+rows/s and the driver's peak RSS (the Dask workers are separate processes); the speed-up is
+LocalEngine's wall time over DaskEngine's, and the outputs of both engines are compared value by
+value.
 
 Run it with ``.venv/bin/python bench/scale.py`` (``--rows`` to change the size); it takes
 several minutes on 2 cores. Part of ``make bench``.

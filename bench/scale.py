@@ -8,11 +8,11 @@ two models in a throw-away SQLite MLflow registry:
 * a StandardScaler + LogisticRegression pipeline, explained through its pyfunc
   ``predict_proba`` by KernelExplainer (42 coalitions per row, a one-row k-means baseline).
 
-It runs the ExplanationsJob on all rows with each engine: LocalEngine, and a DaskEngine
-LocalCluster of 2 workers x 1 thread. Each job runs in its own process and reports wall time,
-rows/s and the driver's peak RSS (the Dask workers are separate processes); the speed-up is
-LocalEngine's wall time over DaskEngine's, and the outputs of both engines are compared value by
-value.
+It runs the ExplanationsJob on all rows with LocalEngine limited to one thread, with LocalEngine
+on every core (numba and BLAS use them all), and with a DaskEngine LocalCluster of 2 workers x 1
+thread. Each job runs in its own process and reports wall time, rows/s and the driver's peak RSS
+(the Dask workers are separate processes). The speed-up is LocalEngine's (every core) wall time
+over DaskEngine's; the outputs of both engines are compared value by value.
 
 Run it with ``.venv/bin/python bench/scale.py`` (``--rows`` to change the size); it takes
 several minutes on 2 cores. Part of ``make bench``.
@@ -135,11 +135,18 @@ def job_yaml(folder: Path, data: Path, uri: str, model: str, engine: str, worker
     return path
 
 
-def run_job(config: Path) -> tuple[float, float]:
+ONE_THREAD = {
+    name: "1"
+    for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+}
+
+
+def run_job(config: Path, one_thread: bool = False) -> tuple[float, float]:
     """(wall seconds, driver peak RSS MiB) of the job in a fresh process."""
     started = time.perf_counter()
     result = subprocess.run(
-        [
+        env=os.environ | ONE_THREAD if one_thread else None,
+        args=[
             sys.executable,
             "-c",
             MEASURE,
@@ -186,7 +193,7 @@ def main() -> None:
             f"{os.cpu_count()} CPUs; set-up {time.perf_counter() - started:.0f} s\n"
         )
         header = (
-            f"{'model':<32} {'engine':<22} {'wall_s':>7} {'rows/s':>9} {'peak_rss_mib':>12} "
+            f"{'model':<32} {'engine':<24} {'wall_s':>7} {'rows/s':>9} {'peak_rss_mib':>12} "
             f"{'speed-up':>8} {'max|local-dask|':>15}"
         )
         print(header)
@@ -196,24 +203,28 @@ def main() -> None:
             ("linear", "logistic pipeline (Kernel 42)"),
         ):
             walls = {}
-            for engine in ("local", "dask"):
-                config = job_yaml(folder, data, uri, model, engine, arguments.workers)
-                wall, peak = run_job(config)
+            for engine in ("local-1", "local", "dask"):
+                config = job_yaml(folder, data, uri, model, engine.split("-")[0], arguments.workers)
+                wall, peak = run_job(config, one_thread=engine == "local-1")
                 walls[engine] = wall
-                label = (
-                    "LocalEngine"
-                    if engine == "local"
-                    else (f"DaskEngine {arguments.workers}x1 thread")
-                )
+                label = {
+                    "local-1": "LocalEngine, 1 thread",
+                    "local": f"LocalEngine, {os.cpu_count()} threads",
+                    "dask": f"DaskEngine {arguments.workers}x1 thread",
+                }[engine]
                 speed_up = f"{walls['local'] / wall:8.2f}" if engine == "dask" else f"{'-':>8}"
                 difference = (
                     f"{max_difference(folder, model):15.1e}" if engine == "dask" else f"{'-':>15}"
                 )
                 print(
-                    f"{description:<32} {label:<22} {wall:7.1f} {arguments.rows / wall:9.0f} "
+                    f"{description:<32} {label:<24} {wall:7.1f} {arguments.rows / wall:9.0f} "
                     f"{peak:12.0f} {speed_up} {difference}",
                     flush=True,
                 )
+            print(
+                f"{'':<32} Dask speed-up over one thread: {walls['local-1'] / walls['dask']:.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

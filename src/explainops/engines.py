@@ -325,8 +325,17 @@ class DaskEngine(Engine):
                     dashboard_address=DASHBOARD_ADDRESS if self.dashboard else ":0",
                     scheduler_kwargs={"dashboard": self.dashboard},
                     silence_logs=logging.WARNING,
-                    # Numba reads its thread count once, at import: set before the worker starts.
-                    env={"NUMBA_NUM_THREADS": str(self.threads_per_worker)},
+                    # Numba and BLAS read their thread counts once, at import: set before the
+                    # worker starts, so workers x threads never oversubscribe the cores.
+                    env={
+                        name: str(self.threads_per_worker)
+                        for name in (
+                            "NUMBA_NUM_THREADS",
+                            "OMP_NUM_THREADS",
+                            "OPENBLAS_NUM_THREADS",
+                            "MKL_NUM_THREADS",
+                        )
+                    },
                 )
             )
         logger.info(

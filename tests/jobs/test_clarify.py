@@ -312,3 +312,38 @@ def test_header_row_differing_from_headers_is_an_input_error(
     )  # fmt: skip
     assert code == EXIT_FAILED, "a mismatching header row fails the job"
     assert "differs from the analysis config's headers" in capsys.readouterr().err, "named"
+
+
+def test_parquet_data_set_with_a_baseline_file(
+    tmp_path: Path,
+    csv_server: ModelServer,
+    seed_model: LogisticRegression,
+    seed_rows: list[list[float]],
+) -> None:
+    # given a Parquet data set, and the baseline as a file in the data set's format
+    config = json.loads(SEED_CSV_CONFIG)
+    config["methods"]["shap"]["baseline"] = str(tmp_path / "baseline.parquet")
+    config["methods"]["shap"]["save_local_shap_values"] = True
+    (tmp_path / "analysis_config.json").write_text(json.dumps(config))
+    pd.DataFrame(seed_rows, columns=FEATURES).to_parquet(tmp_path / "dataset.parquet")
+    pd.DataFrame([SEED_BASELINE], columns=FEATURES).to_parquet(tmp_path / "baseline.parquet")
+
+    # when clarify explains the endpoint with Parquet requests
+    code = clarify(
+        "--config", str(tmp_path / "analysis_config.json"),
+        "--dataset", str(tmp_path / "dataset.parquet"),
+        "--output", str(tmp_path / "out"),
+        "--endpoint", csv_server.url, "--probability-attribute", "1",
+    )  # fmt: skip
+
+    # then the values equal the in-process ones, locally and globally
+    assert code == EXIT_OK, "a Parquet data set runs"
+    assert csv_server.received[0].content_type.startswith("application/x-parquet"), "Parquet sent"
+    values, _, local = expected_global_values(seed_model, seed_rows, [SEED_BASELINE])
+    label = json.loads((tmp_path / "out" / "analysis.json").read_text())["explanations"][
+        "kernel_shap"
+    ]["label0"]
+    np.testing.assert_allclose(list(label["global_shap_values"].values()), values, atol=1e-9)
+    out = pd.read_csv(tmp_path / "out" / "explanations_shap" / "out.csv")
+    assert list(out.columns) == [f"{feature}_label0" for feature in FEATURES], "columns"
+    np.testing.assert_allclose(out.to_numpy(), local, atol=1e-9, err_msg="local values")

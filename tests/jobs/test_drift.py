@@ -12,6 +12,7 @@ import pytest
 
 from explainops.cli import EXIT_FAILED, EXIT_INVALID_CONFIG, EXIT_OK, main
 from explainops.drift import ndcg
+from explainops.testing.model_server import ModelServer
 
 from ..conftest import Receiver, RegistryFixture
 
@@ -243,3 +244,41 @@ def test_history_keeps_previous_windows_if_a_run_fails(setup: DriftSetup) -> Non
     assert main(["run", str(setup.window_config(bad, "w2"))]) == EXIT_FAILED, "bad data fails"
     assert setup.history.read_bytes() == before, "the history is untouched by a failed run"
     assert np.isfinite(pd.read_parquet(setup.history)["ndcg"]).all(), "history readable"
+
+
+def test_baseline_and_drift_jobs_work_with_an_endpoint(
+    tmp_path: Path, test_registry: RegistryFixture
+) -> None:
+    # given the cancer pipeline served over HTTP, and no registry
+    cancer = test_registry.cancer
+    cancer.iloc[:100].to_csv(tmp_path / "reference.csv", index=False)
+    cancer.iloc[100:200].to_csv(tmp_path / "window.csv", index=False)
+    model = test_registry.models["cancer"]
+    row = json.dumps(cancer.iloc[:100].mean().to_numpy().tolist())
+    with ModelServer(model.predict_proba, list(cancer.columns), csv_layout="scores") as server:
+        loader = f"{{KIND: EndpointLoader, url: '{server.url}', probability_attribute: 1}}"
+        (tmp_path / "baseline.yaml").write_text(
+            "job:\n  KIND: AttributionBaselineJob\n"
+            f"  inputs_samples: {{KIND: CsvReader, path: {tmp_path / 'reference.csv'}}}\n"
+            f"  loader: {loader}\n"
+            f"  explainer: {{KIND: ExactExplainer, baseline: [{row}]}}\n"
+            f"  baseline_path: {tmp_path / 'baseline.json'}\n"
+        )
+        (tmp_path / "window.yaml").write_text(
+            "job:\n  KIND: AttributionDriftJob\n"
+            f"  inputs_samples: {{KIND: CsvReader, path: {tmp_path / 'window.csv'}}}\n"
+            f"  loader: {loader}\n"
+            f"  baseline_path: {tmp_path / 'baseline.json'}\n"
+            f"  violations_path: {tmp_path / 'violations.json'}\n"
+            f"  history_path: {tmp_path / 'history.csv'}\n"
+        )
+        # when the baseline and a window are explained through it
+        assert main(["run", str(tmp_path / "baseline.yaml")]) == EXIT_OK, "baseline runs"
+        assert main(["run", str(tmp_path / "window.yaml")]) == EXIT_OK, "window runs"
+
+    # then the baseline names the endpoint, and the clean window does not drift
+    details = json.loads((tmp_path / "baseline.json").read_text())["explainops"]
+    assert details["model"] == {"name": server.url, "version": None, "alias": None}, "endpoint"
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history["verdict"]) == ["ok"], "one label, no drift"
+    assert json.loads((tmp_path / "violations.json").read_text())["violations"] == [], "clean"

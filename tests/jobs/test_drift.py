@@ -183,7 +183,7 @@ def test_fail_on_violation_exits_1_after_writing(setup: DriftSetup) -> None:
     ("baseline_text", "message"),
     [
         (None, "baseline file not found"),
-        ("{not json", "baseline is not valid JSON"),
+        ("{not json", "the baseline file is not valid JSON"),
         ('{"version": "1.0", "explanations": {}}', "not an explainops attribution baseline"),
     ],
 )

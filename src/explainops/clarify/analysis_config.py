@@ -8,7 +8,6 @@ ignored. Any other field is an error, so a typo never silently changes a result.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -18,6 +17,7 @@ import pydantic
 from explainops.config import validation_message
 from explainops.errors import ConfigError
 from explainops.explainers.explanation import AggMethod
+from explainops.io.datasets import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -180,16 +180,7 @@ def load_analysis_config(path: str | Path) -> AnalysisConfig:
             field named by its path), or no ``methods.shap`` section.
 
     """
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: analysis config not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read the analysis config: {error}") from error
-    except json.JSONDecodeError as error:
-        raise ConfigError(
-            f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
-        ) from error
+    raw = read_json(str(path), "analysis config", ConfigError)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a JSON object, got {type(raw).__name__}")
     try:

@@ -20,7 +20,7 @@ import pydantic
 from jmespath.exceptions import JMESPathError
 
 from explainops.core.component import Component
-from explainops.errors import InputError, WriteError
+from explainops.errors import ExplainOpsError, InputError, WriteError
 
 DEFAULT_BATCH_SIZE = 10_000
 
@@ -212,6 +212,26 @@ def reader_for_path(path: str, **options: Any) -> Reader:
     if lowered.endswith((".csv", ".txt")):
         return CsvReader(path=path, **options)
     raise InputError(f"{path}: unknown file type; expected .csv, .parquet or .jsonl")
+
+
+def read_json(path: str, what: str, error: type[ExplainOpsError] = InputError) -> Any:
+    """The JSON document at ``path`` (local path or fsspec URI), describing itself as ``what``.
+
+    Raises ``error`` with one line naming the file: not found, unreadable, or invalid JSON (with
+    the line and column).
+    """
+    try:
+        with fsspec.open(path, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as problem:
+        raise error(f"{path}: cannot read the {what}: {problem}") from problem
+    except json.JSONDecodeError as problem:
+        raise error(
+            f"{path}: the {what} is not valid JSON (line {problem.lineno} column "
+            f"{problem.colno}: {problem.msg})"
+        ) from problem
 
 
 # --- writers --------------------------------------------------------------------------------

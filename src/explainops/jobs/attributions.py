@@ -26,9 +26,12 @@ from explainops.io.datasets import Reader, reader_for_path
 from explainops.io.registries import LoadedModel
 from explainops.io.schemas import InputSchema, raise_for_violations, validate_batch
 from explainops.jobs.samples import SampleScan, scan_samples, validated_batches
+from explainops.services.alerts import Notification
 from explainops.services.progress import Progress
 
 logger = logging.getLogger(__name__)
+
+TOP_FEATURES_NOTIFIED = 5
 
 FloatArray = npt.NDArray[np.float64]
 Baseline = tuple[pd.DataFrame, FloatArray]
@@ -63,6 +66,38 @@ class DatasetAttributions:
     explainer: str
     background: pd.DataFrame
     background_weights: FloatArray
+
+    def notification(
+        self,
+        job: str,
+        model: str | None,
+        version: int | None,
+        duration_s: float,
+        outputs: dict[str, str],
+        metrics: dict[str, Any] | None = None,
+    ) -> Notification:
+        """The success notification of a job that computed these attributions."""
+        return Notification(
+            job=job,
+            status="succeeded",
+            model=model,
+            version=version,
+            n_samples=self.n_samples,
+            duration_s=duration_s,
+            top_features=self.top_features(),
+            max_additivity_error=self.max_additivity_error,
+            outputs=outputs,
+            metrics=metrics or {},
+        )
+
+    def top_features(self, k: int = TOP_FEATURES_NOTIFIED) -> list[tuple[str, str, float]]:
+        """The k largest global attributions over all outputs: (output, feature, value)."""
+        entries = [
+            (output, feature, value)
+            for output, values in self.by_output().items()
+            for feature, value in values.items()
+        ]
+        return sorted(entries, key=lambda entry: -abs(entry[2]))[:k]
 
     def by_output(self) -> dict[str, dict[str, float]]:
         """``{output: {feature: importance}}``."""

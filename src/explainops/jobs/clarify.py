@@ -49,7 +49,6 @@ from explainops.jobs.attributions import (
 )
 from explainops.jobs.base import Job, Locals
 from explainops.jobs.samples import SampleScan
-from explainops.services.alerts import Notification
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +146,15 @@ class ClarifyJob(Job):
             logger.info("write %s/%s", output_dir, ANALYSIS_FILE)
             write_json(f"{output_dir}/{ANALYSIS_FILE}", analysis)
         duration_s = time.perf_counter() - started
-        self.alerts.notify(self._notification(attributions, output_dir, duration_s))
+        self.alerts.notify(
+            attributions.notification(
+                self.KIND,
+                self._model_name(),
+                None,
+                duration_s,
+                {"analysis": f"{output_dir}/{ANALYSIS_FILE}"},
+            )
+        )
         return locals()
 
     # --- data ------------------------------------------------------------------------------
@@ -256,28 +263,6 @@ class ClarifyJob(Job):
         logger.info("write local SHAP values to %s", writer.path)
         with writer.open() as sink:
             yield lambda explanation, ids: sink.write(local_values_table(explanation))
-
-    def _notification(
-        self, attributions: DatasetAttributions, output_dir: str, duration_s: float
-    ) -> Notification:
-        top = sorted(
-            (
-                (label, feature, value)
-                for label, values in attributions.by_output().items()
-                for feature, value in values.items()
-            ),
-            key=lambda item: -item[2],
-        )[:5]
-        return Notification(
-            job=self.KIND,
-            status="succeeded",
-            model=self._model_name(),
-            n_samples=attributions.n_samples,
-            duration_s=duration_s,
-            top_features=top,
-            max_additivity_error=attributions.max_additivity_error,
-            outputs={"analysis": f"{output_dir}/{ANALYSIS_FILE}"},
-        )
 
 
 def csv_column_names(path: str, headers: list[str] | None) -> list[str] | None:

@@ -14,7 +14,6 @@ writes ``constraint_violations.json``, appends to a history table, and notifies.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from explainops.io.datasets import (
     CsvWriter,
     ParquetWriter,
     ReaderKind,
+    read_json,
     write_json,
 )
 from explainops.io.registries import ModelVersion
@@ -105,16 +105,12 @@ class AttributionBaselineJob(ModelJob):
         logger.info("write the baseline to %s", self.baseline_path)
         write_json(self.baseline_path, document)
         self.alerts.notify(
-            Notification(
-                job=self.KIND,
-                status="succeeded",
-                model=self.model_name(version),
-                version=version.version if version else None,
-                n_samples=attributions.n_samples,
-                duration_s=time.perf_counter() - started,
-                top_features=top_features(attributions),
-                max_additivity_error=attributions.max_additivity_error,
-                outputs={"baseline": self.baseline_path},
+            attributions.notification(
+                self.KIND,
+                self.model_name(version),
+                version.version if version else None,
+                time.perf_counter() - started,
+                {"baseline": self.baseline_path},
             )
         )
         return locals()
@@ -137,17 +133,7 @@ class AttributionBaseline:
     @classmethod
     def read(cls, path: str) -> AttributionBaseline:
         """Read and check a baseline file; InputError naming what is missing or wrong."""
-        try:
-            with fsspec.open(path, "rt", encoding="utf-8") as handle:
-                document = json.load(handle)
-        except FileNotFoundError:
-            raise InputError(f"{path}: baseline file not found") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"{path}: cannot read the baseline: {error}") from error
-        except json.JSONDecodeError as error:
-            raise InputError(
-                f"{path}: baseline is not valid JSON (line {error.lineno}: {error.msg})"
-            ) from error
+        document = read_json(path, "baseline file")
         try:
             return cls._parse(path, document)
         except (KeyError, TypeError, ValueError) as error:
@@ -317,17 +303,13 @@ class AttributionDriftJob(ModelJob):
         duration_s: float,
     ) -> Notification:
         drifted = [check.label for check in checks if check.drifted]
-        return Notification(
-            job=self.KIND,
-            status="succeeded",
-            model=self.model_name(version),
-            version=version.version if version else None,
-            n_samples=attributions.n_samples,
-            duration_s=duration_s,
-            top_features=top_features(attributions),
-            max_additivity_error=attributions.max_additivity_error,
-            outputs={"violations": self.violations_path, "history": self.history_path},
-            metrics={
+        return attributions.notification(
+            self.KIND,
+            self.model_name(version),
+            version.version if version else None,
+            duration_s,
+            {"violations": self.violations_path, "history": self.history_path},
+            {
                 "verdict": f"drift in {', '.join(drifted)}" if drifted else "no drift",
                 "threshold": self.threshold,
                 "ndcg": {check.label: round(check.ndcg, 6) for check in checks},
@@ -498,16 +480,6 @@ def baseline_document(
             "max_additivity_error": attributions.max_additivity_error,
         },
     }
-
-
-def top_features(attributions: DatasetAttributions, k: int = 5) -> list[tuple[str, str, float]]:
-    """The k largest global attributions over all labels: (label, feature, value)."""
-    entries = [
-        (label, feature, value)
-        for label, values in attributions.by_output().items()
-        for feature, value in values.items()
-    ]
-    return sorted(entries, key=lambda entry: -abs(entry[2]))[:k]
 
 
 def file_fingerprint(path: str) -> str:

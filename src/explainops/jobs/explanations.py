@@ -6,7 +6,6 @@ import logging
 import time
 from typing import Annotated, Literal
 
-import pandas as pd
 import pydantic
 
 from explainops.core.tables import (
@@ -15,15 +14,11 @@ from explainops.core.tables import (
     sample_explanations_table,
 )
 from explainops.io.datasets import ReaderKind, WriterKind
-from explainops.io.registries import ModelVersion
-from explainops.jobs.attributions import DatasetAttributions, explain_dataset
+from explainops.jobs.attributions import explain_dataset
 from explainops.jobs.base import Locals
 from explainops.jobs.model_job import ModelJob
-from explainops.services.alerts import Notification
 
 logger = logging.getLogger(__name__)
-
-TOP_FEATURES_NOTIFIED = 5
 
 
 class ExplanationsJob(ModelJob):
@@ -82,35 +77,15 @@ class ExplanationsJob(ModelJob):
             logger.info("write model explanations to %s", self.models_explanations.path)
             self.models_explanations.write(models_table)
             logger.info("write sample explanations to %s", self.samples_explanations.path)
-        duration_s = time.perf_counter() - started
-        notification = self._notification(version, attributions, models_table, duration_s)
-        self.alerts.notify(notification)
-        return locals()
-
-    def _notification(
-        self,
-        version: ModelVersion | None,
-        attributions: DatasetAttributions,
-        table: pd.DataFrame,
-        duration_s: float,
-    ) -> Notification:
-        top = table.sort_values("importance", ascending=False).head(TOP_FEATURES_NOTIFIED)
-        return Notification(
-            job=self.KIND,
-            status="succeeded",
-            model=self.model_name(version),
-            version=version.version if version else None,
-            n_samples=attributions.n_samples,
-            duration_s=duration_s,
-            top_features=[
-                (str(label), str(feature), float(importance))
-                for label, feature, importance in zip(
-                    top["label"], top["feature"], top["importance"], strict=True
-                )
-            ],
-            max_additivity_error=attributions.max_additivity_error,
-            outputs={
+        notification = attributions.notification(
+            self.KIND,
+            self.model_name(version),
+            version.version if version else None,
+            time.perf_counter() - started,
+            {
                 "models_explanations": self.models_explanations.path,
                 "samples_explanations": self.samples_explanations.path,
             },
         )
+        self.alerts.notify(notification)
+        return locals()

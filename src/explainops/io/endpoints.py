@@ -13,6 +13,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -269,8 +270,16 @@ def encode_rows(rows: pd.DataFrame, content_type: ContentType, template: str) ->
         # A CSV line of finite numbers, in brackets, is the row's JSON list.
         start, end = (prefix + "[").encode(), ("]" + suffix + "\n").encode()
         return b"".join(start + line + end for line in _csv_lines(rows).splitlines())
-    lines = (prefix + json.dumps(values) + suffix for values in rows.to_numpy().tolist())
+    # Missing values (NaN) go as JSON null: NaN is not JSON.
+    lines = (
+        prefix + json.dumps([_json_value(value) for value in values]) + suffix
+        for values in rows.to_numpy().tolist()
+    )
     return ("\n".join(lines) + "\n").encode()
+
+
+def _json_value(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _finite_numbers(rows: pd.DataFrame) -> bool:

@@ -37,16 +37,6 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 N_FEATURES = 20
 ROW_GROUP = 50_000
 BATCH_SIZE = 50_000
-MEASURE = """
-import sys
-from explainops.cli import main
-code = main(sys.argv[1:])
-# VmHWM: this process's own peak RSS. (ru_maxrss would also count the parent's RSS at fork.)
-with open("/proc/self/status") as status:
-    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-print("PEAK_MIB", peak_kib / 1024, flush=True)
-sys.exit(code)
-"""
 
 
 def make_data(folder: Path, n_rows: int) -> tuple[Path, pd.DataFrame, np.ndarray]:
@@ -151,8 +141,8 @@ def run_job(config: Path, one_thread: bool = False) -> tuple[float, float]:
         env=os.environ | ONE_THREAD if one_thread else None,
         args=[
             sys.executable,
-            "-c",
-            MEASURE,
+            "-m",
+            "explainops.testing.peak_memory",
             "--log-level",
             "WARNING",
             "run",

@@ -12,23 +12,18 @@ import pytest
 
 from ..conftest import RegistryFixture
 
-# Runs the CLI in a fresh interpreter and prints the process's peak resident set size in MiB.
-MEASURE = """
-import sys
-from explainops.cli import main
-code = main(sys.argv[1:])
-# VmHWM: this process's own peak RSS. (ru_maxrss would also count the parent's RSS at fork.)
-with open("/proc/self/status") as status:
-    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-print("PEAK_MIB", peak_kib / 1024, flush=True)
-sys.exit(code)
-"""
-
 
 def peak_rss_mib(config: Path) -> float:
     """Peak RSS of ``explainops run --no-progress CONFIG`` in its own process."""
     result = subprocess.run(
-        [sys.executable, "-c", MEASURE, "run", "--no-progress", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "explainops.testing.peak_memory",
+            "run",
+            "--no-progress",
+            str(config),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

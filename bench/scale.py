@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explainops.engines import thread_limits
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 N_FEATURES = 20
@@ -128,17 +130,11 @@ def job_yaml(folder: Path, data: Path, uri: str, model: str, engine: str, worker
     return path
 
 
-ONE_THREAD = {
-    name: "1"
-    for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-}
-
-
 def run_job(config: Path, one_thread: bool = False) -> tuple[float, float]:
     """(wall seconds, driver peak RSS MiB) of the job in a fresh process."""
     started = time.perf_counter()
     result = subprocess.run(
-        env=os.environ | ONE_THREAD if one_thread else None,
+        env=os.environ | thread_limits(1) if one_thread else None,
         args=[
             sys.executable,
             "-m",

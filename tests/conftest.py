@@ -154,6 +154,8 @@ def dask_scheduler() -> Iterator[str]:
     import dask
     from distributed import LocalCluster
 
+    from explainops.engines import thread_limits
+
     with (
         dask.config.set({"distributed.scheduler.active-memory-manager.start": False}),
         LocalCluster(
@@ -161,7 +163,7 @@ def dask_scheduler() -> Iterator[str]:
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
-            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            env=thread_limits(1),
         ) as cluster,
     ):
         yield cluster.scheduler_address

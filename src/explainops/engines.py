@@ -35,6 +35,19 @@ MAX_RESUBMISSIONS = 3
 DASHBOARD_ADDRESS = ":8787"
 
 
+def thread_limits(threads: int) -> dict[str, str]:
+    """Environment capping numba's and BLAS's threads, read once when a process imports them."""
+    return {
+        name: str(threads)
+        for name in (
+            "NUMBA_NUM_THREADS",
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+        )
+    }
+
+
 class EngineSession(abc.ABC):
     """A running engine: applies functions to batches where the engine runs them."""
 
@@ -327,15 +340,7 @@ class DaskEngine(Engine):
                     silence_logs=logging.WARNING,
                     # Numba and BLAS read their thread counts once, at import: set before the
                     # worker starts, so workers x threads never oversubscribe the cores.
-                    env={
-                        name: str(self.threads_per_worker)
-                        for name in (
-                            "NUMBA_NUM_THREADS",
-                            "OMP_NUM_THREADS",
-                            "OPENBLAS_NUM_THREADS",
-                            "MKL_NUM_THREADS",
-                        )
-                    },
+                    env=thread_limits(self.threads_per_worker),
                 )
             )
         logger.info(

@@ -278,7 +278,10 @@ def atomic_file(path: str, mode: str = "w") -> Iterator[IO[Any]]:
     try:
         with handle:
             yield handle
-        filesystem.mv(temporary, target)
+        try:
+            filesystem.mv(temporary, target)
+        except OSError as error:
+            raise WriteError(f"{path}: cannot publish: {error.strerror or error}") from error
     except BaseException:
         with contextlib.suppress(OSError):
             filesystem.rm(temporary)

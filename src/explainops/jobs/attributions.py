@@ -19,6 +19,7 @@ import pandas as pd
 from explainops.core.aggregation import AttributionAccumulator
 from explainops.core.explainer_settings import ExplainContext, ExplainerSettings, ExplainFunction
 from explainops.core.tables import check_feature_names
+from explainops.engines import LocalSession
 from explainops.errors import InputError
 from explainops.explainers import Explanation, kmeans_baseline
 from explainops.explainers.inputs import as_feature_table
@@ -124,13 +125,6 @@ class BatchExplainer:
         return self.explain(batch[list(self.feature_names)]), list(ids)
 
 
-def map_locally(
-    function: Callable[[pd.DataFrame], ExplainedBatch], batches: Iterable[pd.DataFrame]
-) -> Iterator[ExplainedBatch]:
-    """Explain the batches one after the other in this process."""
-    return map(function, batches)
-
-
 def explain_dataset(
     reader: Reader,
     schema: InputSchema | None,
@@ -140,7 +134,7 @@ def explain_dataset(
     output_names: Sequence[str] | None = None,
     baseline: Callable[[SampleScan], Baseline] | None = None,
     on_batch: Callable[[Explanation, list[Any]], None] | None = None,
-    map_batches: BatchMapper = map_locally,
+    map_batches: BatchMapper | None = None,
 ) -> DatasetAttributions:
     """Validate, then explain every sample the reader yields.
 
@@ -153,7 +147,8 @@ def explain_dataset(
         baseline: gives the background rows and weights once the samples are scanned
             (default: from ``settings.baseline``, else a k-means summary of the samples).
         on_batch: called with each batch's explanation and sample ids, in input order.
-        map_batches: runs the batch explainer over the batches (an engine session's ``map``).
+        map_batches: runs the batch explainer over the batches (an engine session's ``map``;
+            default: one after the other in this process, as ``LocalEngine``).
 
     Returns:
         The global attributions.
@@ -176,7 +171,8 @@ def explain_dataset(
     explanation: Explanation | None = None
     with Progress(scan.n_rows, "explained", "rows") as progress:
         batches = validated_batches(reader, schema)
-        for explanation, sample_ids in map_batches(batch_explainer, batches):
+        mapper = map_batches or LocalSession().map
+        for explanation, sample_ids in mapper(batch_explainer, batches):
             if on_batch is not None:
                 on_batch(explanation, sample_ids)
             accumulator.add(explanation)

@@ -138,7 +138,7 @@ class ClarifyJob(Job):
                 None,
                 self._labelled(model, label_headers),
                 settings,
-                baseline=lambda scan: self._baseline(config, dataset_type, scan),
+                baseline=lambda scan: self._baseline(config, dataset_type, settings, scan),
                 on_batch=write_local,
                 map_batches=engine.map,
             )
@@ -160,8 +160,9 @@ class ClarifyJob(Job):
     # --- data ------------------------------------------------------------------------------
 
     def _dataset_type(self, config: AnalysisConfig) -> DatasetType:
-        if self.dataset_type or config.dataset_type:
-            return self.dataset_type or config.dataset_type  # type: ignore[return-value]
+        chosen = self.dataset_type or config.dataset_type
+        if chosen is not None:
+            return chosen
         lowered = self.dataset.lower()
         if lowered.endswith((".parquet", ".pq")):
             return "application/x-parquet"
@@ -187,16 +188,17 @@ class ClarifyJob(Job):
         )
 
     def _baseline(
-        self, config: AnalysisConfig, dataset_type: DatasetType, scan: SampleScan
+        self,
+        config: AnalysisConfig,
+        dataset_type: DatasetType,
+        settings: KernelExplainerSettings,
+        scan: SampleScan,
     ) -> Baseline:
         features = scan.feature_names
         dtypes = scan.reservoir[features].dtypes.to_dict()
         baseline = config.shap.baseline
         where = "methods.shap.baseline"
         if baseline is None:
-            settings = KernelExplainerSettings(
-                num_clusters=config.shap.num_clusters, seed=config.shap.seed or DEFAULT_SEED
-            )
             return resolve_baseline(settings, scan, None)
         if isinstance(baseline, str):
             frame = self._reader(config, dataset_type, baseline).read()

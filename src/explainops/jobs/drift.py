@@ -432,10 +432,12 @@ def append_history(path: str, rows: pd.DataFrame) -> None:
                 f"{path}: the history has columns {list(previous.columns)}, "
                 f"expected {list(rows.columns)}"
             )
-        rows = pd.concat([previous.astype(rows.dtypes.to_dict()), rows], ignore_index=True)
-    logger.info("append %d rows to the history %s (%d rows)", len(rows), path, len(rows))
+        table = pd.concat([previous.astype(rows.dtypes.to_dict()), rows], ignore_index=True)
+    else:
+        table = rows
+    logger.info("append %d rows to the history %s (%d rows)", len(rows), path, len(table))
     writer = ParquetWriter(path=path) if parquet else CsvWriter(path=path)
-    writer.write(rows)
+    writer.write(table)
 
 
 def baseline_document(

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 EXPLAINOPS = str(Path(sys.executable).with_name("explainops"))
@@ -40,20 +42,32 @@ def test_schema_lists_every_component_kind(tmp_path) -> None:
         assert kind in text, f"the schema describes {kind}"
 
 
-def test_validate_prints_the_resolved_config_and_invalid_exits_2(tmp_path) -> None:
+def diabetes_job(tmp_path: Path, test_registry) -> Path:
+    """A valid ExplanationsJob of five diabetes rows, its relative paths in ``tmp_path``."""
+    test_registry.diabetes.iloc[:5].to_csv(tmp_path / "in.csv", index=False)
     config = tmp_path / "job.yaml"
     config.write_text(
         "job:\n  KIND: ExplanationsJob\n  inputs_samples: {KIND: CsvReader, path: in.csv}\n"
         "  models_explanations: {KIND: CsvWriter, path: m.csv}\n  samples_explanations: {KIND: CsvWriter, path: s.csv}\n"
-        "  registry: {name: model}\n"
+        f"  registry: {{name: diabetes, tracking_uri: '{test_registry.tracking_uri}'}}\n"
     )
-    result = run_cli("validate", str(config), "--set", "job.alias_or_version=2", cwd=tmp_path)
+    return config
+
+
+def test_validate_prints_the_resolved_config_and_invalid_exits_2(tmp_path, test_registry) -> None:
+    config = diabetes_job(tmp_path, test_registry)
+    result = run_cli("validate", str(config), "--set", "job.alias_or_version=1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)["job"]
-    assert resolved["alias_or_version"] == 2 and resolved["inputs_samples"]["path"] == str(
+    assert resolved["alias_or_version"] == 1 and resolved["inputs_samples"]["path"] == str(
         tmp_path / "in.csv"
     ), resolved
     assert resolved["explainer"]["KIND"] == "AutoExplainer", "defaults are shown"
+    for checked in ("model: diabetes version 1", "first 5 row(s) valid", "m.csv", "s.csv"):
+        assert checked in result.stderr, f"validate says it checked {checked!r}: {result.stderr}"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv", "job.yaml"], (
+        "validate writes nothing"
+    )
     invalid = run_cli("validate", str(config), "--set", "job.loader.KIND=Pickle", cwd=tmp_path)
     assert invalid.returncode == 2, "invalid configuration exits 2"
     assert (
@@ -61,6 +75,29 @@ def test_validate_prints_the_resolved_config_and_invalid_exits_2(tmp_path) -> No
         .splitlines()[-1]
         .startswith("error: invalid configuration: job.loader")
     ), invalid.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "code", "message"),
+    [
+        ("job.alias_or_version=7", 1, "has no version 7"),
+        ("job.inputs_samples.path=missing.csv", 1, "missing.csv: file not found"),
+        ("job.models_explanations.path=in.csv/m.csv", 1, "in.csv is a file, not a folder"),
+    ],
+)
+def test_validate_fails_as_the_run_would(tmp_path, test_registry, override, code, message) -> None:
+    # given a valid job, made wrong by one override
+    config = diabetes_job(tmp_path, test_registry)
+    # when validated, and when run
+    validated = run_cli("validate", str(config), "--set", override, cwd=tmp_path)
+    ran = run_cli("run", "--no-progress", str(config), "--set", override, cwd=tmp_path)
+    # then both fail with the same code and the same one-line error
+    assert validated.returncode == code == ran.returncode, (validated.stderr, ran.stderr)
+    errors = [line for line in validated.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], validated.stderr
+    assert errors == [line for line in ran.stderr.splitlines() if line.startswith("error:")], (
+        "validate says what the run says"
+    )
 
 
 @pytest.mark.slow
@@ -80,3 +117,18 @@ def test_run_end_to_end_in_a_subprocess(tmp_path, test_registry) -> None:
     assert (tmp_path / "out" / "s.parquet").exists() and (tmp_path / "out" / "m.csv").exists(), (
         "both outputs"
     )
+    # and the outputs hold the model's predictions, split additively over the features
+    explained = pd.read_parquet(tmp_path / "out" / "s.parquet")
+    features = list(test_registry.diabetes.columns)
+    predictions = test_registry.models["diabetes"].predict(test_registry.diabetes.iloc[:5])
+    # 1e-12: TreeExplainer sums the leaves itself, in another order than scikit-learn
+    np.testing.assert_allclose(
+        explained["prediction"], predictions, rtol=1e-12, err_msg="the model's predictions"
+    )
+    np.testing.assert_allclose(
+        explained["base_value"] + explained[features].sum(axis=1),
+        explained["prediction"],
+        rtol=1e-9,
+        err_msg="base value + attributions = prediction",
+    )
+    assert len(pd.read_csv(tmp_path / "out" / "m.csv")) == len(features), "one row per feature"

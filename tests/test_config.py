@@ -68,3 +68,43 @@ def test_unusable_files_and_overrides_are_config_errors(
         config.write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_raw_config([config], overrides)
+
+
+def test_a_changed_kind_replaces_the_component(tmp_path) -> None:
+    # given a Kernel explainer with its settings, then a file and an override switching KIND
+    base = tmp_path / "base.yaml"
+    base.write_text("job:\n  explainer: {KIND: KernelExplainer, num_samples: 64, seed: 1}\n")
+    tree = tmp_path / "tree.yaml"
+    tree.write_text("job:\n  explainer: {KIND: TreeExplainer}\n")
+    # when merged, then the Tree explainer inherits none of the Kernel explainer's fields
+    assert load_raw_config([base, tree])["job"]["explainer"] == {"KIND": "TreeExplainer"}
+    assert load_raw_config([base], ["job.explainer.KIND=ExactExplainer"])["job"]["explainer"] == {
+        "KIND": "ExactExplainer"
+    }, "an override changing KIND replaces the component too"
+    assert load_raw_config([base], ["job.explainer.seed=5"])["job"]["explainer"] == {
+        "KIND": "KernelExplainer",
+        "num_samples": 64,
+        "seed": 5,
+    }, "the same KIND still merges field by field"
+
+
+def test_a_missing_environment_variable_names_the_variable_and_field(tmp_path) -> None:
+    config = tmp_path / "job.yaml"
+    config.write_text("job:\n  loader:\n    headers: {Authorization: '${oc.env:NO_SUCH_TOKEN}'}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_raw_config([config])
+    message = str(raised.value)
+    assert message.startswith(
+        "job.loader.headers.Authorization: environment variable NO_SUCH_TOKEN is not set"
+    ), message
+    assert "full_key" not in message and "object_type" not in message, "no OmegaConf internals"
+
+
+def test_values_read_from_the_environment_are_registered_as_secrets(tmp_path, monkeypatch) -> None:
+    from explainops.core.redaction import redact
+
+    monkeypatch.setenv("CONFIG_TEST_TOKEN", "Bearer cfg-secret-98765")
+    config = tmp_path / "job.yaml"
+    config.write_text("job:\n  loader: {headers: {Authorization: '${oc.env:CONFIG_TEST_TOKEN}'}}\n")
+    load_raw_config([config])
+    assert redact("sent Bearer cfg-secret-98765") == "sent ***", "masked from now on"

@@ -1,7 +1,17 @@
+"""The reference model server, spoken to with plain requests on 127.0.0.1.
+
+Floats must come back exactly as the model computed them. The tests compare with the model's
+scores of the very frame the server parsed (``served_scores``): the same rows in the same batch
+shape and memory layout, so the same computation, bit for bit. Scores of the test's own frame
+could differ in the last bit (BLAS rounds differently for other shapes and layouts on some CPUs),
+so they are compared to a tolerance of a few ulps (``ROUNDING``).
+"""
+
 from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 import time
 
@@ -15,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from explainops.testing.model_server import ModelServer
 
 FEATURES = ["feature_1", "feature_2", "feature_3", "feature_4"]
+ROUNDING = {"rtol": 1e-12, "atol": 1e-15}
 
 
 def _data(n_classes: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -59,14 +70,32 @@ def _post(
     return requests.post(server.url, data=body, headers=headers, timeout=timeout)
 
 
+def served_scores(
+    model: LogisticRegression,
+    server: ModelServer,
+    body: bytes,
+    content_type: str,
+    samples: pd.DataFrame,
+) -> np.ndarray:
+    """The model's scores of the frame the server parsed from ``body``, checked to be ``samples``.
+
+    The parse is exact (no arithmetic), and the server ran the model on exactly this frame.
+    """
+    frame = server.read_frame(content_type, body)
+    assert np.array_equal(frame.to_numpy(), samples[FEATURES].to_numpy()), "parsed exactly"
+    scores: np.ndarray = model.predict_proba(frame)
+    np.testing.assert_allclose(scores, model.predict_proba(samples), **ROUNDING)
+    return scores
+
+
 def test_csv_answers_label_and_positive_probability_to_full_precision(binary) -> None:
     # given a binary classifier behind the server and seven rows written as Clarify's CSV
     model, samples = binary
-    expected = model.predict_proba(samples)
     with ModelServer(model.predict_proba, FEATURES) as server:
         # when posted without a preferred response type
         response = _post(server, _csv(samples), "text/csv")
-    # then each line is "label,probability of class 1", bit-identical to predict_proba
+        expected = served_scores(model, server, _csv(samples), "text/csv", samples)
+    # then each line is "label,probability of class 1", bit-identical to what the model computed
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "text/csv", response.headers
     lines = [line.split(",") for line in response.text.splitlines()]
@@ -82,21 +111,21 @@ def test_csv_scores_layout_writes_every_class_score(three_classes) -> None:
     with ModelServer(model.predict_proba, FEATURES, csv_layout="scores") as server:
         # when CSV rows are posted and CSV is accepted
         response = _post(server, _csv(samples), "text/csv", accept="text/csv")
+        expected = served_scores(model, server, _csv(samples), "text/csv", samples)
     # then the response holds all k scores per row, round-trip exact
     parsed = np.array([[float(v) for v in line.split(",")] for line in response.text.splitlines()])
     assert parsed.shape == (5, 3), parsed.shape
-    assert np.array_equal(parsed, model.predict_proba(samples)), "every score, exact"
+    assert np.array_equal(parsed, expected), "every score, exact"
 
 
 def test_json_lines_binary_response_is_clarify_record(binary) -> None:
     # given the binary model and Clarify's JSON Lines request records
     model, samples = binary
-    expected = model.predict_proba(samples)
+    body = _json_lines(samples)
     with ModelServer(model.predict_proba, FEATURES) as server:
         # when posted asking for JSON Lines back
-        response = _post(
-            server, _json_lines(samples), "application/jsonlines", "application/jsonlines"
-        )
+        response = _post(server, body, "application/jsonlines", "application/jsonlines")
+        expected = served_scores(model, server, body, "application/jsonlines", samples)
     # then every line is {"predicted_label": ..., "probability": ...} and nothing more
     assert response.headers["Content-Type"] == "application/jsonlines", response.headers
     records = [json.loads(line) for line in response.text.splitlines()]
@@ -123,8 +152,8 @@ def test_json_lines_reads_a_custom_key_and_named_features(three_classes) -> None
     ) as server:
         # when posted with the default response type
         response = _post(server, body, "application/jsonlines; charset=utf-8")
+        expected = served_scores(model, server, body, "application/jsonlines", samples)
     # then features are matched by name and the multi-class record lists every probability
-    expected = model.predict_proba(samples)
     records = [json.loads(line) for line in response.text.splitlines()]
     assert np.array_equal([r["probabilities"] for r in records], expected), "all scores"
     assert [r["probability"] for r in records] == list(expected.max(axis=1)), records
@@ -142,9 +171,10 @@ def test_parquet_request_uses_the_columns_by_name(binary) -> None:
     with ModelServer(model.predict_proba, FEATURES, csv_layout="scores") as server:
         # when posted as application/x-parquet
         response = _post(server, buffer.getvalue(), "application/x-parquet", "text/csv")
+        expected = served_scores(model, server, buffer.getvalue(), "application/x-parquet", samples)
     # then the scores are the model's on the right columns, exact
     parsed = np.array([[float(v) for v in line.split(",")] for line in response.text.splitlines()])
-    assert np.array_equal(parsed, model.predict_proba(samples)), "scores from Parquet, exact"
+    assert np.array_equal(parsed, expected), "scores from Parquet, exact"
     assert server.rows_received == [7], server.rows_received
 
 
@@ -284,3 +314,97 @@ def test_concurrent_clients_are_all_counted(binary) -> None:
     assert server.requests == 40 and len(results) == 40, server.requests
     assert results.count(503) == 3 and results.count(200) == 37, results
     assert sorted(server.rows_received) == sorted(list(range(1, 6)) * 8), server.rows_received
+
+
+def _raw_exchange(server: ModelServer, body: bytes) -> tuple[bytes, bytes]:
+    """POST over a bare socket: (everything the server sent, the body it announced the length of).
+
+    A bare socket, because requests refuses a body shorter than its Content-Length.
+    """
+    host, port = server.url.removeprefix("http://").split("/")[0].split(":")
+    request = (
+        f"POST /invocations HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/csv\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):  # until the server closes the connection
+            received += chunk
+    return received.partition(b"\r\n\r\n")[0], received.partition(b"\r\n\r\n")[2]
+
+
+def test_truncated_response_sends_half_the_announced_body_then_closes(binary) -> None:
+    # given a server cutting its responses short
+    model, samples = binary
+    with ModelServer(model.predict_proba, FEATURES) as server:
+        whole = _post(server, _csv(samples), "text/csv").content
+        server.truncated_response()
+        # when a client posts and reads until the connection closes
+        head, body = _raw_exchange(server, _csv(samples))
+        # then requests (urllib3) sees the shortfall
+        with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
+            _post(server, _csv(samples), "text/csv")
+    # then the status and the whole body's Content-Length came, but half the body and an EOF
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert f"Content-Length: {len(whole)}".encode() in head, head
+    assert body == whole[: len(whole) // 2], (body, whole)
+
+
+def test_dropped_connection_closes_without_an_answer(binary) -> None:
+    model, samples = binary
+    with ModelServer(model.predict_proba, FEATURES) as server:
+        server.drop_connection()
+        head, body = _raw_exchange(server, _csv(samples))
+        with pytest.raises(requests.ConnectionError):
+            _post(server, _csv(samples), "text/csv")
+    assert head == b"" and body == b"", "no status line, no body"
+    assert server.requests == 2 and server.rows_received == [7, 7], "both were read"
+
+
+def test_a_schedule_gives_one_fault_per_request_in_arrival_order(binary) -> None:
+    # given a schedule: 503, nothing, truncated, dropped, stalled, 429
+    model, samples = binary
+    with ModelServer(model.predict_proba, FEATURES) as server:
+        server.schedule([503, None, "truncate", "drop", "stall", 429], stall_s=30)
+        outcomes: list[object] = []
+        for _ in range(7):
+            try:
+                outcomes.append(_post(server, _csv(samples), "text/csv", timeout=1.5).status_code)
+            except requests.RequestException as error:
+                outcomes.append(type(error))
+        start = time.monotonic()
+    # then each request got its fault, then the server answered normally; closing woke the stall
+    assert outcomes == [
+        503,
+        200,
+        requests.exceptions.ChunkedEncodingError,
+        requests.ConnectionError,
+        requests.exceptions.ReadTimeout,
+        429,
+        200,
+    ], outcomes
+    assert server.scheduled == 0 and server.requests == 7, server.requests
+    assert time.monotonic() - start < 2, "close must not wait for the stalled request"
+
+
+def test_unknown_scheduled_faults_are_refused(binary) -> None:
+    model, _ = binary
+    with ModelServer(model.predict_proba, FEATURES) as server:
+        with pytest.raises(ValueError, match="unknown fault 'explode'"):
+            server.schedule([None, "explode"])  # type: ignore[list-item]
+        with pytest.raises(ValueError, match="unknown fault 200"):
+            server.schedule([200])
+        assert server.scheduled == 0, "nothing of a refused schedule is kept"
+
+
+def test_a_query_string_is_ignored(binary) -> None:
+    model, samples = binary
+    with ModelServer(model.predict_proba, FEATURES) as server:
+        response = requests.post(
+            f"{server.url}?token=abc",
+            data=_csv(samples),
+            headers={"Content-Type": "text/csv"},
+            timeout=5,
+        )
+    assert response.status_code == 200 and len(response.text.splitlines()) == 7, response.text

@@ -15,6 +15,7 @@ from typing import Any
 
 from explainops import __version__
 from explainops.config import load_raw_config, validate_model
+from explainops.core.redaction import RedactingFilter, masked_config, redact
 from explainops.errors import ConfigError, ExplainOpsError
 from explainops.services import progress
 
@@ -34,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
         ("run", "validate the configuration, then run the job"),
-        ("validate", "validate and print the resolved configuration"),
+        (
+            "validate",
+            "validate and print the resolved configuration, then check the model, the first "
+            "batch of samples and the output paths without running",
+        ),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument(
@@ -89,7 +94,11 @@ def _add_clarify_parser(commands: Any) -> None:
         metavar="INDEX_OR_JMESPATH",
         help="the model output to explain: column index or JMESPath into JSON Lines responses",
     )
-    clarify.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ URIs")
+    clarify.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI for models:/ and runs:/ URIs (default: MLFLOW_TRACKING_URI, "
+        "else ./mlruns/mlflow.db; a lookup never creates a registry)",
+    )
     clarify.add_argument(
         "--header",
         dest="headers",
@@ -133,9 +142,17 @@ def _clarify_job_config(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def _configure_logging(level: str) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     logger.setLevel(level.upper())
     for noisy in ("mlflow", "alembic", "urllib3", "numba", "distributed", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(error: BaseException | str, code: int) -> int:
+    """Print the one line that says why the command failed (secrets masked); return ``code``."""
+    print(f"error: {redact(str(error))}", file=sys.stderr)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,28 +173,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         config = validate_model(JobConfig, raw)
     except ConfigError as error:
-        logger.error("%s", error)
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INVALID_CONFIG
-    if arguments.command == "validate":
-        print(config.model_dump_json(indent=2))
-        return EXIT_OK
+        return _fail(error, EXIT_INVALID_CONFIG)
     try:
+        if arguments.command == "validate":
+            return _validate(config)
         with config.job as job:
             job.run()
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INVALID_CONFIG
+        return _fail(error, EXIT_INVALID_CONFIG)
     except ExplainOpsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _fail(error, EXIT_FAILED)
     except Exception as error:  # the last line of defence: one line for users, a trace in the log
         logger.debug("unexpected failure", exc_info=True)
-        print(f"error: unexpected {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _fail(f"unexpected {type(error).__name__}: {error}", EXIT_FAILED)
+    return EXIT_OK
+
+
+def _validate(config: Any) -> int:
+    """Print the resolved configuration (secrets masked), then check what can be checked."""
+    print(json.dumps(masked_config(config.model_dump(mode="json")), indent=2))
+    for line in config.job.check():
+        print(f"checked: {redact(line)}", file=sys.stderr)
+    print(f"valid: {config.job.KIND} can run", file=sys.stderr)
     return EXIT_OK
 
 
 def entry_point() -> None:
     """Console script."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

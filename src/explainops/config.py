@@ -7,6 +7,8 @@ nothing in a configuration executes code.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,8 +16,9 @@ from typing import Any, TypeVar
 import pydantic
 import yaml
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
+from explainops.core.redaction import register_secret
 from explainops.errors import ConfigError
 
 # Keys whose string values are local paths (or URIs) to resolve against the config's folder.
@@ -56,10 +59,16 @@ def _resolve_value(key: Any, value: Any, folder: Path) -> Any:
 
 
 def load_raw_config(paths: Sequence[str | Path], overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Merge config files in order, apply ``dotted.key=value`` overrides, resolve references."""
+    """Merge config files in order, apply ``dotted.key=value`` overrides, resolve references.
+
+    Mappings merge key by key, except that a component whose ``KIND`` changes is replaced whole:
+    a Tree explainer over a Kernel one does not inherit the Kernel explainer's fields. Values read
+    from the environment (``${oc.env:NAME}``) are registered as secrets, so they never show in
+    what explainops prints, logs or writes.
+    """
     if not paths:
         raise ConfigError("no configuration file given")
-    merged: Any = OmegaConf.create({})
+    merged: dict[str, Any] = {}
     for path in map(Path, paths):
         if not path.is_file():
             raise ConfigError(f"{path}: configuration file not found")
@@ -71,22 +80,72 @@ def load_raw_config(paths: Sequence[str | Path], overrides: Sequence[str] = ()) 
             raise ConfigError(
                 f"{path}: expected a mapping at the top level, got {type(loaded).__name__}"
             )
-        merged = OmegaConf.merge(merged, resolve_relative_paths(loaded, path.parent.resolve()))
+        merged = merge_configs(merged, resolve_relative_paths(loaded, path.parent.resolve()))
     for override in overrides:
         if "=" not in override:
             raise ConfigError(f"--set {override!r}: expected dotted.key=value")
         try:
-            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist([override]))
+            update = OmegaConf.to_container(OmegaConf.from_dotlist([override]), resolve=False)
         except OmegaConfBaseException as error:
             raise ConfigError(f"--set {override!r}: {_one_line(error)}") from error
+        merged = merge_configs(merged, update)
     try:
-        resolved = OmegaConf.to_container(merged, resolve=True)
+        resolved = OmegaConf.to_container(OmegaConf.create(merged), resolve=True)
+    except InterpolationResolutionError as error:
+        raise ConfigError(_interpolation_message(error)) from None
     except OmegaConfBaseException as error:
         raise ConfigError(
             f"cannot resolve a reference in the configuration: {_one_line(error)}"
-        ) from error
+        ) from None
     assert isinstance(resolved, dict)
+    _register_environment_secrets(merged)
     return {str(key): value for key, value in resolved.items()}
+
+
+def merge_configs(base: Any, update: Any) -> Any:
+    """``update`` merged into ``base``: mappings key by key, anything else replaced.
+
+    A mapping whose ``KIND`` differs from the one it lands on replaces it whole.
+    """
+    if not isinstance(base, dict) or not isinstance(update, dict):
+        return update
+    if "KIND" in update and "KIND" in base and update["KIND"] != base["KIND"]:
+        return dict(update)
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = merge_configs(base[key], value) if key in base else value
+    return merged
+
+
+_ENV_REFERENCE = re.compile(r"\$\{oc\.env:([^,}]+)")
+
+
+def _register_environment_secrets(node: Any) -> None:
+    """Register the value of every environment variable the configuration references."""
+    if isinstance(node, dict):
+        for value in node.values():
+            _register_environment_secrets(value)
+    elif isinstance(node, list):
+        for item in node:
+            _register_environment_secrets(item)
+    elif isinstance(node, str):
+        for name in _ENV_REFERENCE.findall(node):
+            value = os.environ.get(name.strip())
+            if value:
+                register_secret(value)
+
+
+def _interpolation_message(error: InterpolationResolutionError) -> str:
+    key = getattr(error, "full_key", None) or "the configuration"
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    missing = re.search(r"Environment variable '([^']+)' not found", message)
+    if missing:
+        name = missing.group(1)
+        return (
+            f"{key}: environment variable {name} is not set "
+            f"(referenced as ${{oc.env:{name}}}); set it or change the field"
+        )
+    return f"{key}: cannot resolve a reference: {message}"
 
 
 def _one_line(error: BaseException) -> str:

@@ -2,7 +2,12 @@
 
 
 class ExplainOpsError(Exception):
-    """Base class of every error explainops raises on purpose."""
+    """Base class of every error explainops raises on purpose.
+
+    ``notified`` is set by a job that already sent the failure's notification itself.
+    """
+
+    notified: bool = False
 
 
 class ConfigError(ExplainOpsError):

@@ -63,6 +63,8 @@ def test_median_sample_does_not_depend_on_batch_sizes(values: np.ndarray) -> Non
         accumulator = AttributionAccumulator("median", median_exact_values=6_000, seed=1)
         for start in range(0, 20_000, size):
             accumulator.add(explanation(values[start : start + size]))
+        assert not accumulator.median_is_exact, f"batches of {size}: the sample was used"
         results.append(accumulator.result())
-    # each row's random key comes from the same stream position whatever the batching
+    # each row's random key comes from the same stream position whatever the batching, so both
+    # keep the same rows, and the median of the same values is the same float: exact equality
     np.testing.assert_array_equal(results[0], results[1], "the sample follows rows, not batches")

@@ -14,6 +14,8 @@ from sklearn.metrics import ndcg_score
 
 from explainops.drift import RankChange, ndcg, rank_changes, ranked_features
 
+from .slow_ndcg import slow_ndcg
+
 LOG2_3 = math.log2(3)  # 1.5849625...: the discount of position 2 is 1 / LOG2_3 = 0.6309298
 LOG2_5 = math.log2(5)  # 2.3219281...: position 4; position 3 is 1 / log2(4) = 1/2
 BASELINE = {"a": 0.5, "b": 0.3, "c": 0.2}
@@ -41,25 +43,6 @@ def attribution_pairs(
     return baseline, live
 
 
-def slow_ndcg(baseline: dict[str, float], live: dict[str, float]) -> float:
-    """Clarify's formula in plain Python, ties averaged over every order of the tied features."""
-    gain = {name: abs(value) for name, value in baseline.items()}
-
-    def dcg(order: list[str]) -> float:
-        return sum(gain[name] / math.log2(position + 1) for position, name in enumerate(order, 1))
-
-    ideal = dcg(sorted(gain, key=lambda name: -gain[name]))
-    if ideal == 0.0:
-        return 1.0
-    levels = sorted({abs(value) for value in live.values()}, reverse=True)
-    groups = [[name for name in live if abs(live[name]) == level] for level in levels]
-    orders = [
-        [name for group in combination for name in group]
-        for combination in itertools.product(*(itertools.permutations(g) for g in groups))
-    ]
-    return sum(dcg(order) for order in orders) / len(orders) / ideal
-
-
 # --- hand-computed values -------------------------------------------------------------------
 
 
@@ -68,7 +51,7 @@ def test_identical_ranking_scores_one() -> None:
     live = {"a": 0.4, "b": 0.35, "c": 0.1}
     # when compared
     value = ndcg(BASELINE, live)
-    # then DCG = iDCG term by term
+    # then DCG = iDCG term by term: the same sum of the same terms, so exactly 1.0
     assert value == 1.0, f"same ranking must give 1.0, got {value}"
 
 
@@ -132,7 +115,7 @@ def test_ties_do_not_depend_on_dict_order() -> None:
         for baseline_items in itertools.permutations(BASELINE.items())
         for live_items in itertools.permutations(items)
     }
-    # then there is one value, bit for bit
+    # then there is one value, bit for bit: the names are sorted before anything is summed
     assert len(values) == 1, f"dict order changed the result: {values}"
 
 
@@ -153,7 +136,8 @@ def test_all_zero_baseline_scores_one() -> None:
     baseline = {"a": 0.0, "b": -0.0, "c": 0.0}
     # when any live ranking is compared
     values = [ndcg(baseline, {"a": 0.9, "b": 0.1, "c": 0.0}), ndcg(baseline, baseline)]
-    # then there is no ranking to drift from: 1.0, as for an all-tied non-zero baseline
+    # then there is no ranking to drift from: 1.0 (returned as such, not computed), as for an
+    # all-tied non-zero baseline
     assert values == [1.0, 1.0], f"all-zero baseline must give 1.0, got {values}"
     tied = {"a": 0.2, "b": 0.2, "c": 0.2}
     assert ndcg(tied, {"a": 0.9, "b": 0.1, "c": 0.0}) == pytest.approx(1.0, abs=1e-15), (
@@ -166,7 +150,7 @@ def test_one_feature_scores_one(baseline: float, live: float) -> None:
     # given a single feature, which can only rank first
     # when compared
     value = ndcg({"x": baseline}, {"x": live})
-    # then 1.0
+    # then 1.0 exactly: DCG and iDCG are the same single term (or 1.0 is returned for a zero)
     assert value == 1.0, f"one feature must give 1.0, got {value}"
 
 
@@ -201,7 +185,8 @@ def test_docstring_examples_hold() -> None:
     # given the examples in the module's docstrings
     # when run as doctests
     result = doctest.testmod(importlib.import_module("explainops.drift.ndcg"))
-    # then they all pass
+    # then they all pass, and there are some to pass
+    assert result.attempted >= 2, f"only {result.attempted} doctest(s) found"
     assert result.failed == 0, f"{result.failed} of {result.attempted} doctests failed"
 
 
@@ -272,7 +257,8 @@ def test_ndcg_ignores_the_scale_of_the_baseline(
 def test_ndcg_ignores_the_scale_of_the_live_window(
     pair: tuple[dict[str, float], dict[str, float]], factor: float
 ) -> None:
-    # Small integers keep their order and ties exactly when scaled.
+    # Small integers keep their order and ties exactly when scaled, and NDCG uses only the live
+    # order: the same computation on the same gains, so the same float.
     baseline, live = pair
     scaled = {name: factor * value for name, value in live.items()}
     assert ndcg(baseline, scaled) == ndcg(baseline, live), (
@@ -285,7 +271,8 @@ def test_ndcg_ignores_the_scale_of_the_live_window(
 def test_ndcg_is_one_when_the_live_ranking_is_the_baseline_ranking(
     pair: tuple[dict[str, float], dict[str, float]],
 ) -> None:
-    # Live values are the dense ranks of the baseline magnitudes: same order, same ties.
+    # Live values are the dense ranks of the baseline magnitudes: same order, same ties, so DCG is
+    # iDCG's very sum and the ratio is exactly 1.0.
     baseline, _ = pair
     levels = sorted({abs(value) for value in baseline.values()})
     live = {name: float(levels.index(abs(value))) for name, value in baseline.items()}
@@ -302,6 +289,7 @@ def test_ndcg_ignores_the_order_of_the_mappings(
     baseline_items, live_items = list(baseline.items()), list(live.items())
     shuffler.shuffle(baseline_items)
     shuffler.shuffle(live_items)
+    # Exact: ndcg sorts the names first, so the sums run in the same order (its docstring's promise).
     assert ndcg(dict(baseline_items), dict(live_items)) == ndcg(baseline, live), (
         "dict order changed the result"
     )
@@ -341,7 +329,7 @@ def test_ranked_features_sort_by_magnitude_then_name() -> None:
     attributions = {"d": 0.2, "a": -0.9, "c": 0.05, "b": -0.2}
     # when ranked
     ranking = ranked_features(attributions)
-    # then by |value| descending, b before d, signs kept
+    # then by |value| descending, b before d, signs kept and values as given (so exact)
     assert ranking == [("a", -0.9), ("b", -0.2), ("d", 0.2), ("c", 0.05)], f"got {ranking}"
     assert ranked_features(attributions, k=2) == [("a", -0.9), ("b", -0.2)], "top 2"
     assert ranked_features(attributions, k=0) == [], "k=0 gives nothing"
@@ -363,7 +351,7 @@ def test_rank_changes_report_the_features_that_moved() -> None:
     live = {"age": 0.15, "income": 0.30, "tenure": 0.10, "region": 0.40}
     # when the top 2 of either ranking are reported
     changes = rank_changes(baseline, live, k=2)
-    # then age (1 -> 3), income (2 -> 2) and region (4 -> 1), in baseline order
+    # then age (1 -> 3), income (2 -> 2) and region (4 -> 1), in baseline order, values as given
     assert changes == [
         RankChange("age", 1, 3, 0.40, 0.15),
         RankChange("income", 2, 2, 0.30, 0.30),

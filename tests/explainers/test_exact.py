@@ -92,7 +92,29 @@ def test_exact_results_do_not_depend_on_batch_size(boosted_model, classification
         boosted_model.predict_proba, features[:4]
     )
     large = ExactExplainer(baseline, weights).explain(boosted_model.predict_proba, features[:4])
-    # then the values are identical
+    # then the values are equal to 1e-12: the coalition values are the same, but summed by
+    # matrix products of other shapes, which BLAS may round otherwise
     np.testing.assert_allclose(
         small.values, large.values, atol=1e-12, err_msg="batching must not matter"
     )
+
+
+def test_the_feature_limit_counts_the_explained_features_not_the_input_width() -> None:
+    # given 4 explained features picked from a 20-column frame
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(5, 20)), columns=[f"x{i}" for i in range(20)])
+    picked = ["x0", "x3", "x7", "x19"]
+    weights = np.array([1.0, -2.0, 0.5, 3.0])
+
+    def model(rows: pd.DataFrame) -> np.ndarray:
+        return rows[picked].to_numpy() @ weights
+
+    explainer = ExactExplainer(
+        baseline=frame[picked].iloc[:1], feature_names=picked, max_features=4
+    )
+    # when explained, then it is not refused, and a linear model's values are w_j (x_j - b_j)
+    explanation = explainer.explain(model, frame)
+    expected = (frame[picked].to_numpy() - frame[picked].iloc[:1].to_numpy()) * weights
+    np.testing.assert_allclose(explanation.values[:, 0, :], expected, rtol=1e-12, atol=1e-12)

@@ -26,6 +26,7 @@ def test_aggregations_match_hand_computed_values() -> None:
 def test_explanation_checks_shapes_and_reports_additivity() -> None:
     values = np.array([[[1.0, 2.0]]])
     explanation = Explanation(values, np.array([0.5]), np.array([[3.5]]), ("a", "b"), ("label0",))
+    # Halves and integers add up exactly in binary floating point.
     assert explanation.additivity_error() == 0.0, "0.5 + 1 + 2 == 3.5"
     assert explanation.global_importance("mean_abs").shape == (1, 2), "(k, d) global values"
     with pytest.raises(ValueError, match="predictions must have shape"):

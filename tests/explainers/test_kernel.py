@@ -52,6 +52,7 @@ def test_kernel_at_full_enumeration_equals_brute_force(
         explanation.values, expected, atol=1e-9, err_msg="kernel vs brute force"
     )
     assert explanation.additivity_error() < 1e-9, "efficiency must hold on every row"
+    # Exactly zero: a design without sampled pairs has its errors set to zero, not estimated.
     assert np.all(explanation.standard_errors == 0), "an enumerated design has no sampling error"
 
 
@@ -152,7 +153,8 @@ def test_results_depend_on_seed_only_not_on_batching(boosted_model, classificati
     other_seed = KernelExplainer(baseline, num_samples=30, seed=6).explain(
         boosted_model.predict_proba, samples
     )
-    # then batching and partitioning change nothing, and another seed changes the estimate
+    # then batching and partitioning change nothing (to 1e-12: the solves are matrix products of
+    # other shapes, which BLAS may round otherwise), and another seed changes the estimate
     np.testing.assert_allclose(tiny_batches.values, whole.values, atol=1e-12, err_msg="batch size")
     np.testing.assert_allclose(
         np.concatenate(halves), whole.values, atol=1e-12, err_msg="partitioning"

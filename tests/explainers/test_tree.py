@@ -11,7 +11,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from explainops.errors import ExplainerError
 from explainops.explainers import ExactExplainer, KernelExplainer, TreeExplainer
 
-from .brute_force import shapley_table
+from .brute_force import lightgbm_path_dependent_values, shapley_table
 from .conftest import baselines
 
 
@@ -129,16 +129,37 @@ def test_pipeline_with_column_wise_scaling_is_explained_on_input_columns(
     )
 
 
-def test_tree_path_dependent_uses_native_contributions(classification_data) -> None:
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_tree_path_dependent_equals_brute_force_on_the_trees_covers(
+    classification_data, n_classes
+) -> None:
+    # given LightGBM models trained with missing values: binary (one margin) and three classes
     features, target = classification_data
-    model = lightgbm.LGBMClassifier(n_estimators=15, verbose=-1).fit(features, target)
-    explanation = TreeExplainer(feature_perturbation="tree_path_dependent").explain(
-        model, features[:6]
-    )
-    native = model.predict(features[:6], pred_contrib=True)
+    features = features.copy()
+    features[::5, 1] = np.nan
+    labels = target if n_classes == 2 else np.digitize(features[:, 0], [-0.5, 0.5])
+    model = lightgbm.LGBMClassifier(n_estimators=15, num_leaves=8, verbose=-1).fit(features, labels)
+    samples = features[:6]
+    # when explained along the training data's tree paths
+    explanation = TreeExplainer(feature_perturbation="tree_path_dependent").explain(model, samples)
+    # then the values are the Shapley values of E[f(X) | X_S = x_S] taken over the dumped trees'
+    # training-row counts, coalition by coalition, and the base values are E[f(X)]
+    dump = model.booster_.dump_model()
+    expected = [lightgbm_path_dependent_values(dump, row) for row in samples]
+    values = np.stack([row_values for row_values, _, _ in expected])
+    raw_scores = np.stack([raw_score for _, _, raw_score in expected])
+    # LightGBM's polynomial Tree SHAP and the subset sum round differently: 1e-15 apart here
     np.testing.assert_allclose(
-        explanation.values[:, 0, :], native[:, :-1], err_msg="native contributions"
+        explanation.values, values, rtol=1e-12, atol=1e-12, err_msg="values vs brute force"
     )
+    np.testing.assert_allclose(
+        explanation.base_values, expected[0][1], rtol=1e-12, atol=1e-12, err_msg="E[f(X)]"
+    )
+    np.testing.assert_allclose(
+        explanation.predictions, raw_scores, rtol=1e-12, atol=1e-12, err_msg="raw scores"
+    )
+    assert explanation.values.shape == (6, n_classes if n_classes > 2 else 1, 6), "per margin"
+    assert np.isnan(samples[:, 1]).any(), "the test must cover missing values"
     assert explanation.additivity_error() < 1e-9, "native contributions add up to the raw score"
 
 

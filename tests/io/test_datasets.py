@@ -30,6 +30,7 @@ def test_parquet_reader_reads_in_batches(tmp_path) -> None:
     frame.to_parquet(tmp_path / "rows.parquet")
     batches = list(ParquetReader(path=str(tmp_path / "rows.parquet"), batch_size=10).batches())
     assert [len(batch) for batch in batches] == [10, 10, 5], "batches of batch_size rows"
+    # Exact: the values are read back as written, nothing is computed on them.
     pd.testing.assert_frame_equal(pd.concat(batches), frame, obj="all rows, in order")
 
 
@@ -79,6 +80,7 @@ def test_writers_append_batches_and_publish_atomically(tmp_path, writer_class) -
         ParquetWriter: pd.read_parquet,
         JsonLinesWriter: lambda p: pd.read_json(p, lines=True),
     }
+    # Exact: small integers written and read back, nothing computed.
     assert list(reader[writer_class](target)["a"]) == [1.0, 2.0, 3.0], "every batch, in order"
 
 

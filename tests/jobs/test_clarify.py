@@ -14,10 +14,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from explainops.cli import EXIT_FAILED, EXIT_INVALID_CONFIG, EXIT_OK, main
-from explainops.explainers import KernelExplainer
 from explainops.testing.model_server import ModelServer
 
 from ..conftest import RegistryFixture
+from ..explainers.brute_force import shapley_table
 
 SEED_ROWS = [
     [0.5814568701544718, 0.6651538910132964, 0.3138080342665499],
@@ -64,19 +64,20 @@ def csv_server(seed_model: LogisticRegression) -> Iterator[ModelServer]:
 
 
 def expected_global_values(
-    model: Any, rows: list[list[float]], baseline: list[list[float]], **options: Any
+    model: Any, rows: list[list[float]], baseline: list[list[float]]
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    """(mean |SHAP| per feature, expected value, local values) computed in process."""
-    frame = pd.DataFrame(rows, columns=FEATURES)
-    explainer = KernelExplainer(
-        pd.DataFrame(baseline, columns=FEATURES), num_samples=100, seed=0, **options
-    )
-    explanation = explainer.explain(lambda data: model.predict_proba(data)[:, 1], frame)
-    return (
-        np.abs(explanation.values[:, 0, :]).mean(axis=0),
-        float(explanation.base_values[0]),
-        explanation.values[:, 0, :],
-    )
+    """(mean |SHAP| per feature, expected value, local values) by brute force, in process.
+
+    The seed's budget of 100 coalitions covers all 2^3 - 2 of three features, so Clarify's Kernel
+    SHAP is exact: it must give the textbook Shapley values of the positive-class probability.
+    """
+
+    def positive(data: np.ndarray) -> np.ndarray:
+        return model.predict_proba(pd.DataFrame(data, columns=FEATURES))[:, 1]
+
+    background = np.asarray(baseline)
+    local = shapley_table(positive, np.asarray(rows), background)[:, 0, :]
+    return np.abs(local).mean(axis=0), float(positive(background).mean()), local
 
 
 def clarify(*arguments: str) -> int:
@@ -121,6 +122,7 @@ def test_seed_csv_config_runs_unchanged(
     np.testing.assert_allclose(
         list(label["global_shap_values"].values()), values, atol=1e-9, rtol=0
     )
+    # The endpoint sends probabilities as 17-digit text, which reads back as the same float.
     assert label["expected_value"] == pytest.approx(expected_value, abs=1e-12), "expected value"
     assert not (tmp_path / "out" / "explanations_shap").exists(), "local values are opt-in"
     logged = caplog.text

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from explainops.cli import EXIT_FAILED, EXIT_INVALID_CONFIG, EXIT_OK, main
-from explainops.drift import ndcg
 from explainops.testing.model_server import ModelServer
 
 from ..conftest import Receiver, RegistryFixture
+from ..drift.slow_ndcg import slow_ndcg
 
 
 class DriftSetup:
@@ -36,13 +36,15 @@ class DriftSetup:
             f"  inputs_samples: {{KIND: CsvReader, path: {{path}}}}\n"
         )
 
-    def baseline_config(self) -> Path:
-        path = self.folder / "baseline.yaml"
+    def baseline_config(self, data: Path | None = None, baseline: Path | None = None) -> Path:
+        """A baseline job recording ``data`` (the reference data) into ``baseline``."""
+        baseline = baseline or self.baseline
+        path = self.folder / f"{baseline.stem}.yaml"
         path.write_text(
             "job:\n  KIND: AttributionBaselineJob\n"
-            + self.model_yaml().replace("{path}", str(self.folder / "reference.csv"))
+            + self.model_yaml().replace("{path}", str(data or self.folder / "reference.csv"))
             + f"  explainer: {{KIND: AutoExplainer, baseline: [{json.dumps(self.baseline_row)}]}}\n"
-            + f"  baseline_path: {self.baseline}\n"
+            + f"  baseline_path: {baseline}\n"
         )
         return path
 
@@ -62,10 +64,30 @@ class DriftSetup:
         )
         return path
 
+    def attributions(self, baseline: Path | None = None) -> dict[str, dict[str, float]]:
+        """The global attributions per label recorded in a baseline file (default the fixture's)."""
+        document = json.loads((baseline or self.baseline).read_text())
+        explanations = document["explanations"]["kernel_shap"]
+        return {label: entry["global_shap_values"] for label, entry in explanations.items()}
+
+    def window_attributions(
+        self, window: pd.DataFrame, window_id: str
+    ) -> dict[str, dict[str, float]]:
+        """The window's global attributions per label, recorded by a baseline job of its own.
+
+        That job explains the window with the explainer config and background rows a drift run
+        uses, so these are the attributions the drift run compares with the baseline's.
+        """
+        data = self.folder / f"{window_id}_reference.csv"
+        window.to_csv(data, index=False)
+        recorded = self.folder / f"{window_id}_baseline.json"
+        config = self.baseline_config(data, recorded)
+        assert main(["run", str(config)]) == EXIT_OK, f"window {window_id} recorded as a baseline"
+        return self.attributions(recorded)
+
     def top_features(self, k: int) -> list[str]:
         """The baseline's k most important features for label1."""
-        document = json.loads(self.baseline.read_text())
-        values = document["explanations"]["kernel_shap"]["label1"]["global_shap_values"]
+        values = self.attributions()["label1"]
         return sorted(self.features, key=lambda feature: -values[feature])[:k]
 
     def broken_feed(self, window: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -95,6 +117,7 @@ def test_baseline_file_records_what_a_window_needs(setup: DriftSetup) -> None:
     details = document["explainops"]
     assert details["model"] == {"name": "cancer", "version": 1, "alias": "Champion"}, "model"
     assert details["explainer"]["KIND"] == "AutoExplainer", "explainer config recorded"
+    # Exact: the configured row is recorded as given (float64 survives YAML and JSON unchanged).
     assert details["background"]["rows"] == [setup.baseline_row], "background rows recorded"
     assert details["data"]["n_samples"] == 200, "reference size recorded"
     assert details["data"]["sha256"].startswith("sha256:"), "data fingerprint recorded"
@@ -111,9 +134,8 @@ def test_clean_window_passes_and_drifted_window_violates_and_alerts(
     clean = setup.window_config(cancer.iloc[200:300], "clean", alerts=alerts)
     assert main(["run", str(clean)]) == EXIT_OK, "a clean window succeeds"
     clean_violations = json.loads(setup.violations.read_text())
-    stuck = setup.window_config(
-        setup.broken_feed(cancer.iloc[300:400], top3), "stuck", alerts=alerts
-    )
+    stuck_window = setup.broken_feed(cancer.iloc[300:400], top3)
+    stuck = setup.window_config(stuck_window, "stuck", alerts=alerts)
     assert main(["run", str(stuck)]) == EXIT_OK, "a drift is a result, not a crash"
     violations = json.loads(setup.violations.read_text())
     again = setup.window_config(cancer.iloc[400:500], "again")
@@ -124,13 +146,20 @@ def test_clean_window_passes_and_drifted_window_violates_and_alerts(
     assert [entry["label"] for entry in violations["violations"]] == ["label0", "label1"], (
         "one violation per drifting label"
     )
+    # the NDCG by Clarify's formula, in plain Python, from the baseline's and the window's values
+    baseline, live = setup.attributions(), setup.window_attributions(stuck_window, "stuck")
+    expected = {label: slow_ndcg(baseline[label], live[label]) for label in ("label0", "label1")}
+    for entry in violations["violations"]:
+        label, ndcg_by_hand = entry["label"], expected[entry["label"]]
+        assert entry["metric_name"] == "shap", "Clarify metric name"
+        assert entry["constraint_check_type"] == "feature_attribution_drift_check", "check type"
+        # Same formula, other summation order: equal to rounding.
+        assert entry["ndcg"] == pytest.approx(ndcg_by_hand, abs=1e-12), f"NDCG of {label}"
+        assert entry["description"] == (
+            f"Feature attribution drift {ndcg_by_hand:.2f} exceeds threshold 0.9"
+        ), f"Clarify's description for {label}"
+        assert ndcg_by_hand < 0.9, f"the stuck features drop {label}'s NDCG below the threshold"
     entry = violations["violations"][1]
-    assert entry["metric_name"] == "shap", "Clarify metric name"
-    assert entry["constraint_check_type"] == "feature_attribution_drift_check", "check type"
-    assert entry["description"] == (
-        f"Feature attribution drift {entry['ndcg']:.2f} exceeds threshold 0.9"
-    ), "Clarify's description"
-    assert entry["ndcg"] < 0.9, "the NDCG is below the threshold"
     assert {moved["feature"] for moved in entry["features_moved"]} >= set(top3), (
         "the stuck features are listed as moved"
     )
@@ -139,34 +168,41 @@ def test_clean_window_passes_and_drifted_window_violates_and_alerts(
         "drift in label0, label1",
     ], "each window is notified with its verdict"
     assert "drift in label0, label1" in webhook_receiver.bodies[1]["text"], "Slack text"
-    assert set(webhook_receiver.bodies[1]["metrics"]["ndcg"]) == {"label0", "label1"}, "NDCGs"
+    # The notification rounds NDCGs to 6 decimals.
+    assert webhook_receiver.bodies[1]["metrics"]["ndcg"] == pytest.approx(expected, abs=1e-6), (
+        "NDCGs notified"
+    )
 
-    # and the history holds three windows, two labels each, with NDCGs recomputable by hand
+    # and the history holds three windows, two labels each, with the stuck window's NDCGs
     history = pd.read_parquet(setup.history)
     assert list(history["window_id"]) == ["clean"] * 2 + ["stuck"] * 2 + ["again"] * 2, "3 runs"
     assert list(history["verdict"]) == ["ok", "ok", "drift", "drift", "ok", "ok"], "verdicts"
     assert history["model_version"].tolist() == [1] * 6, "resolved version recorded"
+    np.testing.assert_allclose(
+        history.loc[history["window_id"] == "stuck", "ndcg"],
+        [expected["label0"], expected["label1"]],
+        rtol=0,
+        atol=1e-12,
+        err_msg="the stuck window's NDCGs in the history",
+    )
 
 
-def test_ndcg_in_history_matches_the_public_metric(setup: DriftSetup) -> None:
+def test_ndcg_in_history_is_clarify_formula_on_the_windows_attributions(
+    setup: DriftSetup,
+) -> None:
     # given a window explained by the drift job
     window = setup.registry.cancer.iloc[200:260]
     assert main(["run", str(setup.window_config(window, "w1"))]) == EXIT_OK, "window runs"
 
     # when the same window is recorded as a baseline of its own
-    live_baseline = setup.folder / "live.json"
-    window.to_csv(setup.folder / "reference.csv", index=False)
-    config = setup.baseline_config().read_text().replace(str(setup.baseline), str(live_baseline))
-    (setup.folder / "live.yaml").write_text(config)
-    assert main(["run", str(setup.folder / "live.yaml")]) == EXIT_OK, "live baseline runs"
+    baseline, live = setup.attributions(), setup.window_attributions(window, "w1")
 
-    # then the history's NDCG is ndcg(baseline attributions, live attributions)
-    reference = json.loads(setup.baseline.read_text())["explanations"]["kernel_shap"]
-    live = json.loads(live_baseline.read_text())["explanations"]["kernel_shap"]
+    # then the history's NDCG is Clarify's formula, in plain Python, on the two attributions
     history = pd.read_parquet(setup.history)
     for label in ("label0", "label1"):
-        expected = ndcg(reference[label]["global_shap_values"], live[label]["global_shap_values"])
+        expected = slow_ndcg(baseline[label], live[label])
         recorded = history.loc[history["label"] == label, "ndcg"].item()
+        # Same formula, other summation order: equal to rounding.
         assert recorded == pytest.approx(expected, abs=1e-12), f"NDCG of {label}"
 
 

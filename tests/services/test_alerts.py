@@ -25,6 +25,7 @@ def test_webhook_retries_server_errors_then_delivers(webhook_receiver) -> None:
     assert delivered, "delivered on the third attempt"
     assert len(webhook_receiver.bodies) == 3, "two retries"
     body = webhook_receiver.bodies[-1]
+    # Exact: the importance is passed through to JSON unchanged.
     assert body["top_features"] == [{"label": "label0", "feature": "age", "importance": 0.5}], body
     assert "explainops ExplanationsJob succeeded for m v3" in body["text"], body["text"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from explainops.errors import ExplainerError
 from explainops.explainers.baseline import resolve_baseline
@@ -35,6 +36,9 @@ class ExplanationProblem:
     predictions: FloatArray
     output_names: tuple[str, ...]
     use_logit: bool
+    # Each sample's label (its index in a DataFrame of samples, else its position), so that a
+    # failing model call can name the samples it was about.
+    sample_labels: npt.NDArray[Any] | None = None
 
     @property
     def n_features(self) -> int:
@@ -42,10 +46,17 @@ class ExplanationProblem:
         return len(self.samples.feature_names)
 
     def linked_expected_outputs(
-        self, samples: npt.NDArray[Any], masks: npt.NDArray[np.bool_]
+        self, samples: npt.NDArray[Any], masks: npt.NDArray[np.bool_], first_sample: int = 0
     ) -> FloatArray:
-        """link(v(S)) of shape (n, c, k) for the given samples and coalition masks."""
-        return apply_link(self.value_function.expected_outputs(samples, masks), self.use_logit)
+        """link(v(S)) of shape (n, c, k) for samples ``first_sample`` on and coalition masks."""
+        stop = first_sample + samples.shape[0]
+        labels = (
+            np.arange(first_sample, stop)
+            if self.sample_labels is None
+            else self.sample_labels[first_sample:stop]
+        )
+        outputs = self.value_function.expected_outputs(samples, masks, labels)
+        return apply_link(outputs, self.use_logit)
 
     def explanation(
         self, values: FloatArray, standard_errors: FloatArray | None = None
@@ -98,8 +109,13 @@ class ModelAgnosticExplainer:
         value_function = ValueFunction(
             model_output_function(model, table), baseline, self.batch_size
         )
+        labels = (
+            samples.index.to_numpy()
+            if isinstance(samples, pd.DataFrame)
+            else np.arange(table.values.shape[0])
+        )
         base_values = apply_link(value_function.expected_baseline_output(), self.use_logit)
-        predictions = apply_link(value_function.predict(table.values), self.use_logit)
+        predictions = apply_link(value_function.predict(table.values, labels), self.use_logit)
         return ExplanationProblem(
             samples=table,
             value_function=value_function,
@@ -107,6 +123,7 @@ class ModelAgnosticExplainer:
             predictions=predictions,
             output_names=self._output_names(predictions.shape[1]),
             use_logit=self.use_logit,
+            sample_labels=labels,
         )
 
     def _output_names(self, n_outputs: int) -> tuple[str, ...]:

@@ -97,6 +97,16 @@ def kmeans_baseline(
         raise InputError("cannot summarise an empty set of samples into a baseline")
     if num_clusters is not None and not num_clusters >= 1:
         raise InputError(f"num_clusters must be >= 1, got {num_clusters}")
+    if samples.is_numeric and np.isnan(rows).any():
+        missing = [
+            name
+            for name, column in zip(samples.feature_names, rows.T, strict=True)
+            if np.isnan(column).any()
+        ]
+        raise InputError(
+            f"cannot summarise samples with missing values (columns {missing}) into a k-means "
+            "baseline; give baseline rows (explainer.baseline)"
+        )
     rng = np.random.default_rng(seed)
     if rows.shape[0] > _MAX_CLUSTERING_ROWS:
         rows = rows[np.sort(rng.choice(rows.shape[0], _MAX_CLUSTERING_ROWS, replace=False))]

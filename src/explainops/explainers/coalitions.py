@@ -3,11 +3,16 @@
 v_x(S) = mean over baseline rows b (weighted) of f(x_S, b_rest): the model sees the sample's values
 on the coalition's features and the baseline row's values elsewhere. Rows are built in a reused
 buffer and sent to the model in batches of about ``batch_size`` rows, never one call per sample.
+
+While the model runs, ``MODEL_CALL_ROWS`` says which samples the call's rows belong to, so that a
+model failing on some rows (an endpoint's request) can name those samples rather than rows of the
+internal frame of masked rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +30,32 @@ DEFAULT_BATCH_SIZE = 20_000
 
 
 @dataclass(frozen=True)
+class ModelCallRows:
+    """Whose rows a model call carries.
+
+    Rows are sample-major: row r of the call belongs to the explained sample labelled
+    ``sample_labels[(first_row + r) // rows_per_sample]``. Without ``sample_labels`` the rows are
+    baseline rows ``first_row``, ``first_row + 1``, ...
+    """
+
+    sample_labels: npt.NDArray[Any] | None
+    first_row: int = 0
+    rows_per_sample: int = 1
+
+    def samples_of(self, start: int, stop: int) -> npt.NDArray[Any] | None:
+        """Labels of the samples with rows among rows [start, stop) of the call (None: baseline)."""
+        if self.sample_labels is None:
+            return None
+        first = (self.first_row + start) // self.rows_per_sample
+        last = (self.first_row + stop - 1) // self.rows_per_sample
+        return self.sample_labels[first : last + 1]
+
+
+# Set around every model call of a ValueFunction; None outside them.
+MODEL_CALL_ROWS: ContextVar[ModelCallRows | None] = ContextVar("model_call_rows", default=None)
+
+
+@dataclass(frozen=True)
 class ValueFunction:
     """The model, baseline and batch size that together define v(S) for any samples."""
 
@@ -33,12 +64,21 @@ class ValueFunction:
     batch_size: int = DEFAULT_BATCH_SIZE
     on_rows: Callable[[int], None] | None = None
 
-    def predict(self, rows: npt.NDArray[Any]) -> FloatArray:
-        """Model outputs (n, k) for rows, in batches."""
+    def predict(
+        self, rows: npt.NDArray[Any], sample_labels: npt.NDArray[Any] | None = None
+    ) -> FloatArray:
+        """Model outputs (n, k) for rows, in batches.
+
+        ``sample_labels`` name the rows in ``MODEL_CALL_ROWS`` when they are samples; None: they
+        are baseline rows.
+        """
         if rows.shape[0] == 0:
             raise ValueError("predict needs at least one row")
         parts = [
-            self._call(rows[start : start + self.batch_size])
+            self._call(
+                rows[start : start + self.batch_size],
+                ModelCallRows(sample_labels, first_row=start),
+            )
             for start in range(0, rows.shape[0], self.batch_size)
         ]
         return np.concatenate(parts, axis=0)
@@ -48,9 +88,18 @@ class ValueFunction:
         outputs = self.predict(self.baseline.table.values)
         return np.asarray(self.baseline.weights @ outputs, dtype=np.float64)
 
-    def expected_outputs(self, samples: npt.NDArray[Any], masks: BoolArray) -> FloatArray:
-        """Return (n, c, k): for each sample and coalition mask, the weighted mean model output."""
+    def expected_outputs(
+        self,
+        samples: npt.NDArray[Any],
+        masks: BoolArray,
+        sample_labels: npt.NDArray[Any] | None = None,
+    ) -> FloatArray:
+        """Return (n, c, k): for each sample and coalition mask, the weighted mean model output.
+
+        ``sample_labels`` name the samples in ``MODEL_CALL_ROWS`` (default: 0 .. n - 1).
+        """
         n_samples, n_coalitions = samples.shape[0], masks.shape[0]
+        labels = np.arange(n_samples) if sample_labels is None else sample_labels
         background = self.baseline.table.values
         n_background, n_features = background.shape
         pairs_per_call = max(1, self.batch_size // n_background)
@@ -71,7 +120,10 @@ class ValueFunction:
                     samples[pair_index // n_coalitions][:, None, :],
                     where=masks[pair_index % n_coalitions][:, None, :],
                 )
-            outputs = self._call(rows.reshape(-1, n_features))
+            origin = ModelCallRows(
+                labels, int(pair_index[0]) * n_background, n_coalitions * n_background
+            )
+            outputs = self._call(rows.reshape(-1, n_features), origin)
             n_outputs = outputs.shape[1]
             if result is None:
                 result = np.empty((total_pairs, n_outputs), dtype=np.float64)
@@ -83,8 +135,12 @@ class ValueFunction:
             raise ValueError("expected_outputs needs at least one sample and one coalition")
         return result.reshape(n_samples, n_coalitions, -1)
 
-    def _call(self, rows: npt.NDArray[Any]) -> FloatArray:
-        outputs = self.model_outputs(rows)
+    def _call(self, rows: npt.NDArray[Any], origin: ModelCallRows) -> FloatArray:
+        token = MODEL_CALL_ROWS.set(origin)
+        try:
+            outputs = self.model_outputs(rows)
+        finally:
+            MODEL_CALL_ROWS.reset(token)
         if self.on_rows is not None:
             self.on_rows(rows.shape[0])
         return outputs

@@ -66,8 +66,11 @@ class ExactExplainer(ModelAgnosticExplainer):
 
     def explain(self, model: PredictFunction, samples: Any) -> Explanation:
         """Explain ``model`` (a predict callable (n, d) -> (n,) or (n, k)) on ``samples``."""
+        # The explained features, not the input's width: feature_names may pick a few columns.
         n_features = (
-            np.asarray(samples).shape[-1]
+            len(self.feature_names)
+            if self.feature_names is not None
+            else np.asarray(samples).shape[-1]
             if not hasattr(samples, "columns")
             else len(samples.columns)
         )
@@ -84,6 +87,6 @@ class ExactExplainer(ModelAgnosticExplainer):
         chunk = max(1, _MAX_VALUES_IN_MEMORY // (masks.shape[0] * n_outputs))
         shap_values = np.empty((values.shape[0], n_outputs, problem.n_features))
         for start in range(0, values.shape[0], chunk):
-            linked = problem.linked_expected_outputs(values[start : start + chunk], masks)
+            linked = problem.linked_expected_outputs(values[start : start + chunk], masks, start)
             shap_values[start : start + chunk] = np.einsum("nck,cd->nkd", linked, coefficients)
         return problem.explanation(shap_values)

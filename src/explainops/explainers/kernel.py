@@ -293,7 +293,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         chunk = max(1, _MAX_VALUES_IN_MEMORY // (design.masks.shape[0] * n_outputs))
         for start in range(0, n_samples, chunk):
             stop = min(start + chunk, n_samples)
-            linked = problem.linked_expected_outputs(samples[start:stop], design.masks)
+            linked = problem.linked_expected_outputs(samples[start:stop], design.masks, start)
             centred = np.moveaxis(linked, 1, 2) - problem.base_values[None, :, None]
             values[start:stop] = solver.solve(centred, delta[start:stop])
             errors[start:stop] = solver.standard_errors(centred, values[start:stop], design)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import json
+import math
 import os
 import uuid
 import warnings
@@ -13,6 +14,7 @@ from typing import IO, Annotated, Any, Literal
 
 import fsspec
 import jmespath
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -119,7 +121,7 @@ class CsvReader(Reader):
 
 
 class ParquetReader(Reader):
-    """Apache Parquet, read row group by row group."""
+    """Apache Parquet, decoded batch by batch: memory is bounded by the batch, not the row group."""
 
     KIND: Literal["ParquetReader"] = "ParquetReader"
 
@@ -128,8 +130,16 @@ class ParquetReader(Reader):
         return "Parquet"
 
     def _raw_batches(self) -> Iterator[pd.DataFrame]:
-        with fsspec.open(self.path, "rb") as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=self.batch_size):
+        # Memory bounded by the batch, not the file (docs/benchmarks.md): pyarrow's default
+        # pre_buffer reads every row group before the first batch; a read buffer holds a page
+        # of each column rather than its whole chunk, so one huge row group (pandas writes up
+        # to 1Mi rows in one) is not held whole either; one decoding thread, because arrow's
+        # per-thread allocator caches each keep freed pages.
+        with (
+            fsspec.open(self.path, "rb") as handle,
+            pq.ParquetFile(handle, pre_buffer=False, buffer_size=64 * 1024) as file,
+        ):
+            for batch in file.iter_batches(batch_size=self.batch_size, use_threads=False):
                 yield batch.to_pandas()
 
 
@@ -259,25 +269,69 @@ class Sink(abc.ABC):
         """Release what an unfinished file holds (its temporary file is deleted anyway)."""
 
 
+def check_output_path(path: str) -> None:
+    """Raise WriteError unless a file can be published at ``path``; writes nothing.
+
+    ``path`` must not be a folder, each of its existing parents must be a folder, and the nearest
+    existing one must be writable (missing folders are created when the output is written).
+    """
+    filesystem, target = fsspec.core.url_to_fs(path)
+    if filesystem.isdir(target):
+        raise WriteError(f"{path}: cannot write: it is a folder; expected the path of a file")
+    folder = os.path.dirname(target)
+    while folder and not filesystem.exists(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if folder and filesystem.exists(folder) and not filesystem.isdir(folder):
+        raise WriteError(f"{path}: cannot write: {folder} is a file, not a folder")
+    if _is_local(filesystem) and folder and not os.access(folder, os.W_OK | os.X_OK):
+        raise WriteError(f"{path}: cannot write: folder {folder} is not writable")
+
+
+def _is_local(filesystem: Any) -> bool:
+    return "file" in (
+        (filesystem.protocol,) if isinstance(filesystem.protocol, str) else filesystem.protocol
+    )
+
+
+def _missing_folders(filesystem: Any, folder: str) -> list[str]:
+    """The folders ``makedirs(folder)`` would create, deepest first."""
+    missing = []
+    while folder and not filesystem.exists(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
+
+
 @contextlib.contextmanager
 def atomic_file(path: str, mode: str = "w") -> Iterator[IO[Any]]:
     """Yield a temporary file next to ``path``: renamed over it on success, deleted on failure.
 
     ``path`` is a local path or fsspec URI. A failed run never leaves a partial file nor replaces
-    a good one.
+    a good one, and removes the folders it created for the file.
     """
+    check_output_path(path)
     filesystem, target = fsspec.core.url_to_fs(path)
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+    created = _missing_folders(filesystem, folder) if _is_local(filesystem) else []
     try:
         if folder:
             filesystem.makedirs(folder, exist_ok=True)
         handle = filesystem.open(temporary, mode)
     except OSError as error:
+        _remove_folders(filesystem, created)
         raise WriteError(f"{path}: cannot write: {error.strerror or error}") from error
     try:
         with handle:
             yield handle
+        if filesystem.isdir(target):  # made a folder while we wrote: never move a file into it
+            raise WriteError(f"{path}: cannot write: it is a folder; expected the path of a file")
         try:
             filesystem.mv(temporary, target)
         except OSError as error:
@@ -285,17 +339,41 @@ def atomic_file(path: str, mode: str = "w") -> Iterator[IO[Any]]:
     except BaseException:
         with contextlib.suppress(OSError):
             filesystem.rm(temporary)
+        _remove_folders(filesystem, created)
         raise
 
 
+def _remove_folders(filesystem: Any, folders: list[str]) -> None:
+    """Remove ``folders`` (deepest first) where they are still empty."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            if not filesystem.ls(folder):
+                filesystem.rmdir(folder)
+
+
 def write_json(path: str, document: Any) -> None:
-    """Write ``document`` as indented JSON to ``path``, atomically."""
+    """Write ``document`` as indented JSON to ``path``, atomically; NaN and infinities as null."""
     try:
-        with atomic_file(path, "w") as handle:
-            json.dump(document, handle, indent=2, allow_nan=False)
-            handle.write("\n")
-    except OSError as error:
-        raise WriteError(f"{path}: cannot write: {error.strerror or error}") from error
+        text = json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as error:
+        raise WriteError(f"{path}: cannot write as JSON: {error}") from error
+    with atomic_file(path, "w") as handle:
+        handle.write(text)
+
+
+def json_safe(node: Any) -> Any:
+    """``node`` with non-finite floats as None and numpy scalars and arrays as Python values."""
+    if isinstance(node, dict):
+        return {str(key): json_safe(value) for key, value in node.items()}
+    if isinstance(node, list | tuple):
+        return [json_safe(item) for item in node]
+    if isinstance(node, np.ndarray):
+        return json_safe(node.tolist())
+    if isinstance(node, np.generic):
+        node = node.item()
+    if isinstance(node, float) and not math.isfinite(node):
+        return None
+    return node
 
 
 class Writer(Component, abc.ABC):

@@ -3,12 +3,16 @@
 Rows go to the endpoint in requests of ``batch_size`` rows, up to ``max_concurrency`` at a time,
 and come back in input order. Every response is checked against its request: a wrong number of
 rows, an unparsable body or a missing attribute is an ``EndpointError`` naming the request batch,
-never a silently shifted row. 5xx, 429, timeouts and dropped connections are retried with
-exponential backoff.
+never a silently shifted row. 5xx, 429, timeouts, dropped connections and truncated or broken
+responses are retried with exponential backoff.
+
+Every error is one line: the endpoint (scheme, host, port and path: never its user-info or query,
+nor a header value), the request batch, the samples whose rows it held, and what went wrong.
 """
 
 from __future__ import annotations
 
+import http.client
 import io
 import itertools
 import json
@@ -16,11 +20,15 @@ import logging
 import math
 import os
 import re
+import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import jmespath
 import numpy as np
@@ -31,9 +39,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pydantic
 import requests
+import urllib3.exceptions
 from jmespath.exceptions import JMESPathError
 
 from explainops.errors import ConfigError, EndpointError
+from explainops.explainers.coalitions import MODEL_CALL_ROWS, ModelCallRows
 from explainops.io.registries import LoadedModel, Loader, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -44,6 +54,13 @@ AcceptType = Literal["text/csv", "application/jsonlines"]
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 30.0
+# Characters of an error response's body quoted in the error.
+SNIPPET_LENGTH = 120
+# Sample labels listed in an error before "and N more".
+LISTED_LABELS = 3
+# Shorter header or query values (e.g. "1") are not masked in quoted response bodies.
+MIN_MASKED_LENGTH = 4
+MASK = "***"
 FEATURES_PLACEHOLDER = "$features"
 SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Media types servers commonly answer for the accept types we ask for.
@@ -80,7 +97,8 @@ class EndpointLoader(Loader):
         batch_size: rows per request.
         max_concurrency: requests in flight at once.
         timeout_s: seconds to wait for a response.
-        max_retries: retries of a request after a 5xx, 429, timeout or dropped connection.
+        max_retries: retries of a request after a 5xx, 429, timeout, dropped connection or
+            truncated response.
         backoff_s: first retry delay, doubled at each retry (a ``Retry-After`` header wins).
 
     """
@@ -155,7 +173,35 @@ class EndpointLoader(Loader):
                     f"loader.headers_from_env.{header}: environment variable {variable} is not set"
                 )
             headers[header] = value
+        for header, value in headers.items():
+            try:
+                requests.utils.check_header_validity((header, value))
+            except requests.exceptions.InvalidHeader:
+                # requests' message quotes the value, which is often a secret: name the header only.
+                source = "headers_from_env" if header in self.headers_from_env else "headers"
+                raise ConfigError(
+                    f"loader.{source}.{header}: the value has leading whitespace or a line break"
+                ) from None
         return headers
+
+
+@dataclass(frozen=True)
+class RequestBatch:
+    """One request's rows, its number and where it stands, for errors (``url: request batch``)."""
+
+    number: int
+    rows: pd.DataFrame
+    where: str
+
+
+class AttemptError(Exception):
+    """One attempt at a request failed: what went wrong in a few words, and whether to retry."""
+
+    def __init__(self, problem: str, transient: bool, retry_after_s: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.transient = transient
+        self.retry_after_s = retry_after_s
 
 
 class EndpointClient:
@@ -164,6 +210,8 @@ class EndpointClient:
     def __init__(self, settings: EndpointLoader, headers: dict[str, str]) -> None:
         self.settings = settings
         self.headers = headers
+        self.display_url = display_url(settings.url)
+        self._masked = masked_values(settings.url, headers)
         self._batch_numbers = itertools.count(1)
         self._local = threading.local()
         self._executor: ThreadPoolExecutor | None = None
@@ -179,18 +227,23 @@ class EndpointClient:
     def predict(self, frame: pd.DataFrame) -> FloatArray:
         """Scores of every row of ``frame``, shape (n_rows, n_outputs), in row order."""
         size = self.settings.batch_size
-        starts = range(0, len(frame), size)
-        requests_ = [
-            (next(self._batch_numbers), start, frame.iloc[start : start + size]) for start in starts
-        ]
-        if len(requests_) == 1 or self.settings.max_concurrency == 1:
-            parts = [self._score(*request) for request in requests_]
+        # Read here: the pool's threads do not see this thread's context.
+        call = MODEL_CALL_ROWS.get()
+        batches = []
+        for start in range(0, len(frame), size):
+            stop = min(start + size, len(frame))
+            number = next(self._batch_numbers)
+            origin = describe_rows(frame, call, start, stop)
+            where = f"{self.display_url}: request batch {number} ({origin})"
+            batches.append(RequestBatch(number, frame.iloc[start:stop], where))
+        if len(batches) == 1 or self.settings.max_concurrency == 1:
+            parts = [self._score(batch) for batch in batches]
         else:
-            parts = list(self._pool().map(lambda request: self._score(*request), requests_))
+            parts = list(self._pool().map(self._score, batches))
         widths = {part.shape[1] for part in parts}
         if len(widths) > 1:
             raise EndpointError(
-                f"{self.settings.url}: responses have different numbers of scores {sorted(widths)}"
+                f"{self.display_url}: responses have different numbers of scores {sorted(widths)}"
             )
         return np.concatenate(parts) if parts else np.empty((0, 0))
 
@@ -209,51 +262,209 @@ class EndpointClient:
             self._local.session = session
         return session
 
-    def _score(self, number: int, start: int, rows: pd.DataFrame) -> FloatArray:
-        where = (
-            f"{self.settings.url}: request batch {number} (rows {start}-{start + len(rows) - 1})"
-        )
-        body = encode_rows(rows, self.settings.content_type, self.settings.content_template)
-        response = self._post(body, where)
+    def _score(self, batch: RequestBatch) -> FloatArray:
+        body = encode_rows(batch.rows, self.settings.content_type, self.settings.content_template)
+        response, content = self._post(body, batch.where)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         expected = self.settings.response_type
         if media_type and media_type not in ANSWERED_TYPES[expected]:
             raise EndpointError(
-                f"{where}: response Content-Type {media_type!r}, expected {expected!r}"
+                f"{batch.where}: response Content-Type {media_type!r}, expected {expected!r}"
             )
-        return decode_scores(
-            response.content, expected, self.settings.probability_attribute, len(rows), where
-        )
+        try:
+            return decode_scores(
+                content, expected, self.settings.probability_attribute, len(batch.rows), batch.where
+            )
+        except EndpointError as error:  # it may quote the body, and the body may echo a secret
+            raise EndpointError(masked_text(str(error), self._masked)) from None
 
-    def _post(self, body: bytes, where: str) -> requests.Response:
+    def _post(self, body: bytes, where: str) -> tuple[requests.Response, bytes]:
+        """The response and its whole body, after retrying transient faults with backoff."""
         settings = self.settings
-        for attempt in range(settings.max_retries + 1):
-            last = attempt == settings.max_retries
+        attempts = settings.max_retries + 1
+        for attempt in range(1, attempts + 1):
             try:
-                response = self._session().post(
-                    settings.url, data=body, headers=self.headers, timeout=settings.timeout_s
+                return self._attempt(body)
+            except AttemptError as failed:
+                if not failed.transient:
+                    raise EndpointError(f"{where}: {failed.problem}") from None
+                if attempt == attempts:
+                    raise EndpointError(
+                        f"{where}: {failed.problem} "
+                        f"(after {attempts} attempt{'s' * (attempts > 1)})"
+                    ) from None
+                delay = failed.retry_after_s
+                wait = min(
+                    delay if delay is not None else settings.backoff_s * 2 ** (attempt - 1),
+                    MAX_BACKOFF_S,
                 )
-            except requests.Timeout as error:
-                problem, delay = f"no response within {settings.timeout_s:g}s", None
-                cause: Exception = error
-            except requests.ConnectionError as error:
-                problem, delay, cause = f"connection failed: {_first_line(error)}", None, error
-            else:
-                if response.status_code < 300:
-                    return response
-                problem = f"HTTP {response.status_code} {response.reason}: {_snippet(response)}"
-                if response.status_code not in RETRIED_STATUSES:
-                    raise EndpointError(f"{where}: {problem}")
-                delay, cause = _retry_after(response), EndpointError(problem)
-            if last:
-                attempts = settings.max_retries + 1
-                raise EndpointError(
-                    f"{where}: {problem} (after {attempts} attempt{'s' * (attempts > 1)})"
-                ) from cause
-            wait = delay if delay is not None else settings.backoff_s * 2**attempt
-            logger.warning("%s: %s; retrying in %.2fs", where, problem, min(wait, MAX_BACKOFF_S))
-            time.sleep(min(wait, MAX_BACKOFF_S))
+                logger.warning(
+                    "%s: %s (attempt %d of %d); retrying in %.2fs",
+                    where,
+                    failed.problem,
+                    attempt,
+                    attempts,
+                    wait,
+                )
+                time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, body: bytes) -> tuple[requests.Response, bytes]:
+        """One POST, its body read to the end; raises AttemptError saying what went wrong."""
+        timeout = self.settings.timeout_s
+        try:
+            response = self._session().post(
+                self.settings.url, data=body, headers=self.headers, timeout=timeout
+            )
+            # A body read lazily breaks here, not in post(): read it inside the retry loop.
+            content = response.content
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+        ) as error:
+            raise AttemptError(transport_problem(error, timeout), transient=True) from None
+        except requests.RequestException as error:
+            # Not a fault of the moment (an invalid URL, too many redirects): not retried. Its
+            # text quotes the whole URL, query included: only its type is named.
+            raise AttemptError(f"request failed ({type(error).__name__})", False) from None
+        declared = declared_length(response)
+        if declared is not None and len(content) < declared:
+            raise AttemptError(truncated(len(content), declared), transient=True)
+        if response.status_code < 300:
+            return response, content
+        problem = (
+            f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+            + f": {snippet(content, self._masked)}"
+        )
+        if response.status_code not in RETRIED_STATUSES:
+            raise AttemptError(problem, transient=False)
+        raise AttemptError(problem, transient=True, retry_after_s=_retry_after(response))
+
+
+def display_url(url: str) -> str:
+    """``scheme://host:port/path`` of ``url``: its user-info and query can hold secrets."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "the endpoint"
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{f':{port}' if port is not None else ''}{parts.path}"
+
+
+def masked_values(url: str, headers: dict[str, str]) -> list[str]:
+    """Values never to quote (a response body may echo them): headers, user-info, query values."""
+    values = [
+        value for name, value in headers.items() if name.lower() not in ("content-type", "accept")
+    ]
+    # "Bearer <token>": the token alone, too.
+    values += [value.split(None, 1)[1] for value in values if len(value.split(None, 1)) == 2]
+    try:
+        parts = urlsplit(url)
+        values += [parts.username or "", parts.password or ""]
+        values += [value for _, value in parse_qsl(parts.query)]
+    except ValueError:
+        pass
+    found = {value for value in values if len(value) >= MIN_MASKED_LENGTH}
+    return sorted(found, key=len, reverse=True)
+
+
+def describe_rows(frame: pd.DataFrame, call: ModelCallRows | None, start: int, stop: int) -> str:
+    """Which samples rows [start, stop) of ``frame`` hold, e.g. ``sample rows 100-149``.
+
+    In an explainer's model call the rows are masked rows of samples: ``call`` names them. Any
+    other frame is taken as samples labelled by its index (row positions in explainops' jobs).
+    """
+    if call is None:
+        values = list(frame.index[start:stop])
+    else:
+        labels = call.samples_of(start, stop)
+        if labels is None:
+            first, last = call.first_row + start, call.first_row + stop - 1
+            return f"baseline row {first}" if first == last else f"baseline rows {first}-{last}"
+        values = labels.tolist()
+    noun = "sample row" if len(values) == 1 else "sample rows"
+    return f"{noun} {describe_labels(values)}"
+
+
+def describe_labels(values: list[Any]) -> str:
+    """``100-149`` for consecutive integers, else the first few: ``7, 3, 12 and 5 more``."""
+    if not values:
+        return "none"
+    if all(isinstance(value, int | np.integer) for value in values):
+        numbers = [int(value) for value in values]
+        if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+            return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
+    shown = ", ".join(str(value)[:40] for value in values[:LISTED_LABELS])
+    more = len(values) - LISTED_LABELS
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def transport_problem(error: BaseException, timeout_s: float) -> str:
+    """What broke, in a few words, from requests' and urllib3's nested exceptions."""
+    causes = list(_causes(error))
+    for cause in causes:
+        if isinstance(cause, urllib3.exceptions.IncompleteRead):
+            return truncated(cause.partial, cause.partial + cause.expected)
+        if isinstance(cause, http.client.IncompleteRead):
+            got = len(cause.partial)
+            return truncated(got, got + cause.expected) if cause.expected else "response truncated"
+    timeouts = f"no response within {timeout_s:g}s"
+    kinds: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
+        # Before the timeouts: urllib3's NewConnectionError is a ConnectTimeoutError too.
+        (ConnectionRefusedError, "connection refused"),
+        (ConnectionResetError, "connection reset"),
+        (http.client.RemoteDisconnected, "connection closed without a response"),
+        ((ConnectionAbortedError, BrokenPipeError), "connection closed"),
+        ((urllib3.exceptions.NameResolutionError, socket.gaierror), "host not found"),
+        (requests.ConnectTimeout, f"no connection within {timeout_s:g}s"),
+        ((urllib3.exceptions.ReadTimeoutError, TimeoutError, requests.Timeout), timeouts),
+        ((ssl.SSLError, requests.exceptions.SSLError), "TLS handshake or certificate failed"),
+        (requests.exceptions.ContentDecodingError, "response body could not be decoded"),
+        (requests.exceptions.ChunkedEncodingError, "response broken off"),
+        (urllib3.exceptions.ProtocolError, "connection broken"),
+    ]
+    for kind, problem in kinds:
+        if any(isinstance(cause, kind) for cause in causes):
+            return problem
+    reasons = [cause.strerror for cause in causes if isinstance(cause, OSError) and cause.strerror]
+    return f"connection failed ({reasons[0] if reasons else type(error).__name__})"
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception nested in it (arguments, causes, urllib3's ``reason``)."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [*current.args, current.__cause__, current.__context__]
+        linked.append(getattr(current, "reason", None))
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def truncated(got: int, expected: int) -> str:
+    """The words for a body that ended short."""
+    return f"response truncated (got {got} of {expected} bytes)"
+
+
+def declared_length(response: requests.Response) -> int | None:
+    """The body length the response announced, when the body read should have it exactly."""
+    if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+        return None  # Content-Length counts the encoded bytes
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
 
 
 def encode_rows(rows: pd.DataFrame, content_type: ContentType, template: str) -> bytes:
@@ -448,10 +659,14 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def _snippet(response: requests.Response) -> str:
-    text = " ".join(response.text.split())
-    return text[:120] or "(empty body)"
+def snippet(content: bytes, masked: list[str]) -> str:
+    """The start of an error body on one line, with ``masked`` values shown as ``***``."""
+    text = " ".join(content[: 8 * SNIPPET_LENGTH].decode("utf-8", errors="replace").split())
+    return masked_text(text, masked)[:SNIPPET_LENGTH] or "(empty body)"
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+def masked_text(text: str, masked: list[str]) -> str:
+    """``text`` with each of the ``masked`` values (longest first) shown as ``***``."""
+    for value in masked:
+        text = text.replace(value, MASK)
+    return text

@@ -109,6 +109,8 @@ def _pandera_schema(schema: InputSchema, allowed_extra: set[str]) -> pandera.Dat
             checks.append(pandera.Check.le(column.le))
         if column.isin is not None:
             checks.append(pandera.Check.isin(column.isin))
+        if column.dtype in ("float", "integer"):
+            checks.append(pandera.Check(_finite, name="finite", ignore_na=True))
         if column.dtype == "integer":
             checks.append(
                 pandera.Check(_is_integral, element_wise=True, name="integer value", ignore_na=True)
@@ -119,6 +121,26 @@ def _pandera_schema(schema: InputSchema, allowed_extra: set[str]) -> pandera.Dat
         )
     extra = {name: pandera.Column(required=False) for name in allowed_extra if name not in columns}
     return pandera.DataFrameSchema(columns | extra, strict=schema.strict)
+
+
+def _finite(values: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    return ~numbers.isin([np.inf, -np.inf])
+
+
+def non_finite_violations(batch: pd.DataFrame, columns: list[str]) -> list[Violation]:
+    """A violation for every infinite value in the numeric ``columns`` (no schema needed)."""
+    found = []
+    for column in columns:
+        values = batch[column]
+        if not pd.api.types.is_float_dtype(values.dtype):
+            continue
+        for row, value in values[np.isinf(values.to_numpy())].items():
+            found.append(Violation(str(column), int(row), _NON_FINITE.format(value=value)))
+    return sorted(found, key=lambda violation: (violation.row or 0, violation.column or ""))
+
+
+_NON_FINITE = "expected a finite number, got {value!r}"
 
 
 def _is_integral(value: Any) -> bool:
@@ -157,6 +179,8 @@ def _violations(failures: pd.DataFrame) -> list[Violation]:
             column, reason = str(case), "unexpected column (not in the model's input schema)"
         elif check == "column_in_dataframe":
             column, reason = str(case), "missing column"
+        elif check == "finite":
+            reason = _NON_FINITE.format(value=case)
         elif check == "not_nullable":
             reason = "missing value where the schema requires one"
         elif check.startswith(("coerce_dtype", "dtype")):

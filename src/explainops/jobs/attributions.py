@@ -122,7 +122,21 @@ class BatchExplainer:
     def __call__(self, batch: pd.DataFrame) -> ExplainedBatch:
         """(explanation of the batch's features, sample ids: id column or row positions)."""
         ids = batch[self.id_column] if self.id_column else batch.index
-        return self.explain(batch[list(self.feature_names)]), list(ids)
+        return self.explain(numeric_as_float(batch[list(self.feature_names)])), list(ids)
+
+
+def numeric_as_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its integer and boolean columns as float64.
+
+    Masked rows mix the samples' values with the baseline's, and a k-means baseline holds cluster
+    means (49.93, not 49): in an integer column they would be truncated on the way to the model.
+    """
+    casts = {
+        column: np.float64
+        for column, dtype in frame.dtypes.items()
+        if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+    }
+    return frame.astype(casts) if casts else frame
 
 
 def explain_dataset(
@@ -161,7 +175,7 @@ def explain_dataset(
     check_feature_names(scan.feature_names)
     logger.info("validated %d samples with %d features", scan.n_rows, len(scan.feature_names))
     frame, weights = baseline(scan) if baseline else resolve_baseline(settings, scan, schema)
-    preview = scan.reservoir[scan.feature_names].head(8)
+    preview = numeric_as_float(scan.reservoir[scan.feature_names].head(8))
     names = tuple(output_names) if output_names else model.output_names(preview)
     context = ExplainContext(model, frame, weights, names, preview)
     explainer_name, explain = settings.build(context)
@@ -197,11 +211,12 @@ def resolve_baseline(
 ) -> Baseline:
     """The configured baseline rows (uniform weights), or a k-means summary of the samples."""
     features = scan.feature_names
-    dtypes = scan.reservoir[features].dtypes.to_dict()
+    dtypes = numeric_as_float(scan.reservoir[features]).dtypes.to_dict()
     if settings.baseline is None:
         summary = kmeans_baseline(
             as_feature_table(scan.reservoir[features]), settings.num_clusters, settings.seed
         )
+        # The weighted cluster means, in float (never cast back to an integer column's dtype).
         frame = pd.DataFrame(summary.table.values, columns=features).astype(dtypes)
         logger.info("baseline: k-means summary of the samples, %d clusters", len(frame))
         return frame, summary.weights
@@ -227,7 +242,11 @@ def checked_baseline(
     schema: InputSchema | None,
     where: str = "explainer.baseline",
 ) -> Baseline:
-    """Baseline rows in the samples' columns and dtypes, validated, with uniform weights."""
+    """Baseline rows in the samples' columns and dtypes, validated, with uniform weights.
+
+    ``dtypes`` are the explained dtypes: integer columns explained as float64 keep the baseline's
+    fractions.
+    """
     missing = [column for column in features if column not in frame.columns]
     if missing:
         raise InputError(f"{where}: missing columns {missing}")

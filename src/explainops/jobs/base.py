@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pydantic
 
 from explainops.core.component import Component
+from explainops.io.datasets import check_output_path
 from explainops.services.alerts import AlerterKind, LogAlerter, Notification
 
 logger = logging.getLogger(__name__)
@@ -36,9 +37,32 @@ class Job(Component, abc.ABC):
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if error is not None and not isinstance(error, KeyboardInterrupt):
+        # A job that notified its own failure (with its metrics) marks the error as notified.
+        if (
+            error is not None
+            and not isinstance(error, KeyboardInterrupt)
+            and not getattr(error, "notified", False)
+        ):
             self.alerts.notify(Notification(job=self.KIND, status="failed", error=str(error)))
         logger.info("end %s%s", self.KIND, " (failed)" if error else "")
+
+    def output_paths(self) -> dict[str, str]:
+        """Every file the job writes, by name (checked before any work starts)."""
+        return {}
+
+    def check_outputs(self, paths: dict[str, str] | None = None) -> list[str]:
+        """Raise WriteError unless every output path can be written; writes nothing."""
+        paths = self.output_paths() if paths is None else paths
+        for path in paths.values():
+            check_output_path(path)
+        return [f"output {name} can be written: {path}" for name, path in paths.items()]
+
+    def check(self) -> list[str]:
+        """Check what can be checked without doing the work; return what was checked.
+
+        Raises the error the run would raise for the first problem found.
+        """
+        return self.check_outputs()
 
     @abc.abstractmethod
     def run(self) -> Locals:

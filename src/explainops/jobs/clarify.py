@@ -26,6 +26,7 @@ from explainops import __version__
 from explainops.clarify.analysis_config import AnalysisConfig, DatasetType, load_analysis_config
 from explainops.config import validation_message
 from explainops.core.explainer_settings import KernelExplainerSettings
+from explainops.core.redaction import mask_url
 from explainops.engines import EngineKind, LocalEngine
 from explainops.errors import ConfigError, InputError
 from explainops.explainers import Explanation
@@ -39,16 +40,22 @@ from explainops.io.datasets import (
     write_json,
 )
 from explainops.io.endpoints import EndpointLoader
-from explainops.io.registries import LoadedModel, Registry, default_tracking_uri, load_pyfunc
+from explainops.io.registries import (
+    LoadedModel,
+    default_tracking_uri,
+    load_pyfunc,
+    registered_version,
+)
 from explainops.jobs.attributions import (
     Baseline,
     DatasetAttributions,
     checked_baseline,
     explain_dataset,
+    numeric_as_float,
     resolve_baseline,
 )
 from explainops.jobs.base import Job, Locals
-from explainops.jobs.samples import SampleScan
+from explainops.jobs.samples import SampleScan, first_batch
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +74,9 @@ class ClarifyJob(Job):
         model_uri: an MLflow model URI explained in process (``models:/name/1``,
             ``models:/name@Champion``, ``runs:/...``, a local folder), or
         endpoint_url: a model served over HTTP (``predictor`` content and accept types).
-        tracking_uri: MLflow tracking/registry URI for ``models:/`` URIs.
+        tracking_uri: MLflow tracking URI for ``models:/`` and ``runs:/`` URIs (default:
+            ``MLFLOW_TRACKING_URI``, else ./mlruns/mlflow.db; the registry URI is
+            ``MLFLOW_REGISTRY_URI``, else this).
         dataset_type: ``text/csv``, ``application/jsonlines`` or ``application/x-parquet``
             (default: the config's ``dataset_type``, else from the file extension).
         features_attribute: JMESPath of the features in JSON Lines records (default: the
@@ -108,11 +117,37 @@ class ClarifyJob(Job):
             raise ValueError("give exactly one of model_uri and endpoint_url")
         return self
 
+    def output_paths(self) -> dict[str, str]:
+        """analysis.json and, when the config saves them, the local values."""
+        return self._output_paths(load_analysis_config(self.analysis_config))
+
+    def _output_paths(self, config: AnalysisConfig) -> dict[str, str]:
+        output_dir = self.output_dir.rstrip("/")
+        paths = {"analysis": f"{output_dir}/{ANALYSIS_FILE}"}
+        if config.shap.save_local_shap_values:
+            paths["local_values"] = f"{output_dir}/{LOCAL_VALUES_FILE}"
+        return paths
+
+    def check(self) -> list[str]:
+        """Read the config and the data set's first batch, load the model, check the outputs."""
+        config = load_analysis_config(self.analysis_config)
+        dataset_type = self._dataset_type(config)
+        batch = first_batch(self._reader(config, dataset_type, self.dataset), None)
+        self._model(config, dataset_type)
+        return [
+            f"analysis config: {self.analysis_config}",
+            f"dataset: {self.dataset} ({dataset_type}): first {len(batch)} row(s) read",
+            f"model: {self._model_name()}"
+            + (" (not called by validate)" if self.endpoint_url else " (loaded)"),
+            *self.check_outputs(self._output_paths(config)),
+        ]
+
     def run(self) -> Locals:
         """Read the config, load the model, explain the data set, write analysis.json."""
         started = time.perf_counter()
         logger.info("read analysis config %s", self.analysis_config)
         config = load_analysis_config(self.analysis_config)
+        self.check_outputs(self._output_paths(config))
         shap = config.shap
         dataset_type = self._dataset_type(config)
         reader = self._reader(config, dataset_type, self.dataset)
@@ -195,7 +230,7 @@ class ClarifyJob(Job):
         scan: SampleScan,
     ) -> Baseline:
         features = scan.feature_names
-        dtypes = scan.reservoir[features].dtypes.to_dict()
+        dtypes = numeric_as_float(scan.reservoir[features]).dtypes.to_dict()
         baseline = config.shap.baseline
         where = "methods.shap.baseline"
         if baseline is None:
@@ -217,7 +252,7 @@ class ClarifyJob(Job):
         )
         if self.endpoint_url is not None:
             content_type = predictor.content_type or dataset_type
-            logger.info("load endpoint %s (%s)", self.endpoint_url, content_type)
+            logger.info("load endpoint %s (%s)", self._model_name(), content_type)
             options: dict[str, Any] = {}
             if predictor.content_template is not None:
                 options["content_template"] = predictor.content_template
@@ -239,10 +274,10 @@ class ClarifyJob(Job):
                 raise ConfigError(f"predictor: {validation_message(error)}") from error
             return loader.load(None)
         assert self.model_uri is not None
-        if self.model_uri.startswith("models:/"):
-            Registry(name="-", tracking_uri=self.tracking_uri).client()
-        logger.info("load %s", self.model_uri)
-        return select_output(load_pyfunc(self.model_uri), attribute, self.model_uri)
+        version = registered_version(self.model_uri, self.tracking_uri)
+        model_uri = version.uri if version else self.model_uri
+        logger.info("load %s", model_uri)
+        return select_output(load_pyfunc(model_uri, version), attribute, self.model_uri)
 
     def _labelled(self, model: LoadedModel, label_headers: list[str] | None) -> LoadedModel:
         def names(preview: pd.DataFrame) -> tuple[str, ...]:
@@ -251,7 +286,7 @@ class ClarifyJob(Job):
         return LoadedModel(model.predict, names, model.native, model.version)
 
     def _model_name(self) -> str:
-        return self.endpoint_url or self.model_uri or ""
+        return mask_url(self.endpoint_url) if self.endpoint_url else self.model_uri or ""
 
     # --- outputs ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ writes ``constraint_violations.json``, appends to a history table, and notifies.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -28,20 +29,16 @@ import pydantic
 from explainops import __version__
 from explainops.core.explainer_settings import ExplainerKind, ExplainerSettings
 from explainops.drift import ndcg, rank_changes, ranked_features
-from explainops.errors import DriftError, InputError
-from explainops.io.datasets import (
-    CsvWriter,
-    ParquetWriter,
-    ReaderKind,
-    read_json,
-    write_json,
-)
+from explainops.drift.history import append_history, history_layout
+from explainops.errors import ConfigError, DriftError, InputError
+from explainops.io.datasets import read_json, write_json
 from explainops.io.registries import ModelVersion
 from explainops.jobs.attributions import (
     Baseline,
     DatasetAttributions,
     checked_baseline,
     explain_dataset,
+    numeric_as_float,
 )
 from explainops.jobs.base import Locals
 from explainops.jobs.model_job import ModelJob
@@ -69,12 +66,16 @@ class AttributionBaselineJob(ModelJob):
     """
 
     KIND: Literal["AttributionBaselineJob"] = "AttributionBaselineJob"
-    inputs_samples: Annotated[ReaderKind, pydantic.Field(discriminator="KIND")]
     baseline_path: str
+
+    def output_paths(self) -> dict[str, str]:
+        """The baseline file."""
+        return {"baseline": self.baseline_path}
 
     def run(self) -> Locals:
         """Resolve, load, explain the reference data, write the baseline, notify."""
         started = time.perf_counter()
+        self.check_outputs()
         version = self.resolve_version()
         schema = self.input_schema_of(version)
         model = self.load_model(version)
@@ -183,7 +184,9 @@ class AttributionDriftJob(ModelJob):
         baseline_path: the baseline file written by ``AttributionBaselineJob``.
         violations_path: where ``constraint_violations.json`` is written (every run: an empty
             ``violations`` list when nothing drifted, so no stale verdict survives).
-        history_path: history table (``.parquet`` or ``.csv``) that every run appends to.
+        history_path: history table (``.parquet`` or ``.csv``) that every run appends to, or a
+            folder (ending in ``/``) where every run adds a file: safe for overlapping runs on
+            object stores too.
         window_id: name of the window in the history (default: the run's UTC time).
         threshold: NDCG below it is a violation (default 0.90, as Clarify).
         top_k: features listed per label in violations and history.
@@ -196,7 +199,6 @@ class AttributionDriftJob(ModelJob):
     """
 
     KIND: Literal["AttributionDriftJob"] = "AttributionDriftJob"
-    inputs_samples: Annotated[ReaderKind, pydantic.Field(discriminator="KIND")]
     baseline_path: str
     violations_path: str
     history_path: str
@@ -213,13 +215,31 @@ class AttributionDriftJob(ModelJob):
                 "explainer: a drift window is explained with the baseline's explainer config; "
                 "remove it here"
             )
-        if not self.history_path.lower().endswith((".parquet", ".pq", ".csv")):
-            raise ValueError(f"history_path {self.history_path!r}: use a .parquet or .csv file")
+        try:
+            history_layout(self.history_path)
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
         return self
+
+    def output_paths(self) -> dict[str, str]:
+        """The violations file and the history (a file, or a file in the history folder)."""
+        history = self.history_path
+        if history_layout(history) == "folder":
+            history = f"{history.rstrip('/')}/window.parquet"
+        return {"violations": self.violations_path, "history": history}
+
+    def check(self) -> list[str]:
+        """Check the outputs and the baseline, then what every model job checks."""
+        self.check_outputs()
+        baseline = AttributionBaseline.read(self.baseline_path)
+        self._check_model(baseline, self.resolve_version())
+        features = len(baseline.features)
+        return [f"baseline: {self.baseline_path} ({features} features)", *super().check()]
 
     def run(self) -> Locals:
         """Read the baseline, explain the window, compare, write, notify."""
         started = time.perf_counter()
+        self.check_outputs()
         window_time = datetime.now(UTC)
         window_id = self.window_id or window_time.strftime("%Y-%m-%dT%H:%M:%SZ")
         logger.info("read the baseline %s", self.baseline_path)
@@ -254,16 +274,22 @@ class AttributionDriftJob(ModelJob):
         history = history_rows(
             checks, window_id, window_time, self.model_name(version), version, attributions
         )
-        append_history(self.history_path, history)
-        self.alerts.notify(
-            self._notification(version, attributions, checks, time.perf_counter() - started)
+        append_history(self.history_path, history, window_id)
+        notification = self._notification(
+            version, attributions, checks, time.perf_counter() - started
         )
         if drifted and self.fail_on_violation:
             labels = ", ".join(f"{check.label} NDCG {check.ndcg:.3f}" for check in drifted)
-            raise DriftError(
+            failure = DriftError(
                 f"attribution drift in window {window_id}: {labels} < {self.threshold} "
                 "(fail_on_violation)"
             )
+            # One notification per run: the failure, with the drift's figures.
+            notification = dataclasses.replace(notification, status="failed", error=str(failure))
+            self.alerts.notify(notification)
+            failure.notified = True
+            raise failure
+        self.alerts.notify(notification)
         return locals()
 
     def _check_model(self, baseline: AttributionBaseline, version: ModelVersion | None) -> None:
@@ -289,7 +315,7 @@ class AttributionDriftJob(ModelJob):
         frame, _ = checked_baseline(
             baseline.background,
             baseline.features,
-            scan.reservoir[baseline.features].dtypes.to_dict(),
+            numeric_as_float(scan.reservoir[baseline.features]).dtypes.to_dict(),
             None,
             f"{baseline.path}: background",
         )
@@ -416,28 +442,6 @@ def history_rows(
             "live_top_features": [", ".join(check.live_top) for check in checks],
         }
     ).astype({"model_version": "Int64"})
-
-
-def append_history(path: str, rows: pd.DataFrame) -> None:
-    """Append ``rows`` to the history table at ``path``, rewriting it atomically."""
-    parquet = path.lower().endswith((".parquet", ".pq"))
-    filesystem, target = fsspec.core.url_to_fs(path)
-    if filesystem.exists(target):
-        try:
-            previous = pd.read_parquet(path) if parquet else pd.read_csv(path)
-        except (OSError, ValueError) as error:
-            raise InputError(f"{path}: cannot read the drift history: {error}") from error
-        if list(previous.columns) != list(rows.columns):
-            raise InputError(
-                f"{path}: the history has columns {list(previous.columns)}, "
-                f"expected {list(rows.columns)}"
-            )
-        table = pd.concat([previous.astype(rows.dtypes.to_dict()), rows], ignore_index=True)
-    else:
-        table = rows
-    logger.info("append %d rows to the history %s (%d rows)", len(rows), path, len(table))
-    writer = ParquetWriter(path=path) if parquet else CsvWriter(path=path)
-    writer.write(table)
 
 
 def baseline_document(

@@ -13,7 +13,7 @@ from explainops.core.tables import (
     native_importance,
     sample_explanations_table,
 )
-from explainops.io.datasets import ReaderKind, WriterKind
+from explainops.io.datasets import WriterKind
 from explainops.jobs.attributions import explain_dataset
 from explainops.jobs.base import Locals
 from explainops.jobs.model_job import ModelJob
@@ -25,7 +25,6 @@ class ExplanationsJob(ModelJob):
     """Explain a registered model on samples: global (model) and per-sample explanations.
 
     Args:
-        inputs_samples: reader of the samples to explain.
         models_explanations: writer of the global explanations (one row per label and feature).
         samples_explanations: writer of the sample explanations (one row per sample and label).
         alerts: where the completion (or failure) is notified.
@@ -35,13 +34,20 @@ class ExplanationsJob(ModelJob):
     """
 
     KIND: Literal["ExplanationsJob"] = "ExplanationsJob"
-    inputs_samples: Annotated[ReaderKind, pydantic.Field(discriminator="KIND")]
     models_explanations: Annotated[WriterKind, pydantic.Field(discriminator="KIND")]
     samples_explanations: Annotated[WriterKind, pydantic.Field(discriminator="KIND")]
+
+    def output_paths(self) -> dict[str, str]:
+        """The two explanation tables."""
+        return {
+            "models_explanations": self.models_explanations.path,
+            "samples_explanations": self.samples_explanations.path,
+        }
 
     def run(self) -> Locals:
         """Resolve, validate, load, explain, write, notify."""
         started = time.perf_counter()
+        self.check_outputs()
         version = self.resolve_version()
         schema = self.input_schema_of(version)
         logger.info(
@@ -82,10 +88,7 @@ class ExplanationsJob(ModelJob):
             self.model_name(version),
             version.version if version else None,
             time.perf_counter() - started,
-            {
-                "models_explanations": self.models_explanations.path,
-                "samples_explanations": self.samples_explanations.path,
-            },
+            self.output_paths(),
         )
         self.alerts.notify(notification)
         return locals()

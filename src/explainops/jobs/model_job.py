@@ -8,11 +8,14 @@ from typing import Annotated, Any
 import pydantic
 
 from explainops.core.explainer_settings import AutoExplainerSettings, ExplainerKind
+from explainops.core.redaction import mask_url
 from explainops.engines import EngineKind, LocalEngine
+from explainops.io.datasets import ReaderKind
 from explainops.io.loaders import CustomLoader, EndpointLoader, LoadedModel, LoaderKind
 from explainops.io.registries import ModelVersion, Registry
 from explainops.io.schemas import InputSchema, schema_from_signature
 from explainops.jobs.base import Job
+from explainops.jobs.samples import first_batch
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +24,7 @@ class ModelJob(Job):
     """A job explaining a registered model version, or a model behind an endpoint.
 
     Args:
+        inputs_samples: reader of the samples to explain.
         registry: the MLflow registry and the registered model's ``name`` (optional with an
             ``EndpointLoader``: then it only supplies the input schema and the model's name).
         alias_or_version: an alias (default ``Champion``) or a version number.
@@ -34,6 +38,7 @@ class ModelJob(Job):
 
     """
 
+    inputs_samples: Annotated[ReaderKind, pydantic.Field(discriminator="KIND")]
     registry: Registry | None = None
     alias_or_version: str | int = "Champion"
     loader: Annotated[LoaderKind, pydantic.Field(discriminator="KIND")] = CustomLoader()
@@ -50,6 +55,28 @@ class ModelJob(Job):
             raise ValueError(f"registry is required with loader {self.loader.KIND}")
         return self
 
+    def check(self) -> list[str]:
+        """Check the outputs, resolve the model, read and validate the first batch of samples.
+
+        In the order the run meets them, so the first problem is the one the run would report.
+        """
+        checked = self.check_outputs()
+        version = self.resolve_version()
+        checked += [
+            f"model: {version}"
+            if version is not None
+            else f"model: endpoint {self.model_name(None)} (not called by validate)"
+        ]
+        schema = self.input_schema_of(version)
+        batch = first_batch(self.inputs_samples, schema)
+        checked.append(
+            f"samples: {self.inputs_samples.path}: first {len(batch)} row(s) valid against "
+            + ("the configured schema" if self.input_schema else "the model signature")
+            if schema
+            else f"samples: {self.inputs_samples.path}: first {len(batch)} row(s) read (no schema)"
+        )
+        return checked
+
     def resolve_version(self) -> ModelVersion | None:
         """The registered version the alias names (None for an endpoint without registry)."""
         if self.registry is None:
@@ -58,7 +85,7 @@ class ModelJob(Job):
             "resolve model %r %s in %s",
             self.registry.name,
             self.alias_or_version,
-            self.registry.tracking_uri,
+            self.registry.location,
         )
         version = self.registry.resolve(self.alias_or_version)
         logger.info("resolved %s", version)
@@ -72,7 +99,7 @@ class ModelJob(Job):
 
     def load_model(self, version: ModelVersion | None) -> LoadedModel:
         """Load the model with the configured loader."""
-        logger.info("load %s with %s", version or self.endpoint_url, self.loader.KIND)
+        logger.info("load %s with %s", version or self.model_name(None), self.loader.KIND)
         return self.loader.load(version)
 
     @property
@@ -81,7 +108,7 @@ class ModelJob(Job):
         return self.loader.url if isinstance(self.loader, EndpointLoader) else None
 
     def model_name(self, version: ModelVersion | None) -> str:
-        """The registered model's name, else the endpoint's URL."""
+        """The registered model's name, else the endpoint's URL (its secrets masked)."""
         if version is not None:
             return version.name
-        return self.registry.name if self.registry else str(self.endpoint_url)
+        return self.registry.name if self.registry else mask_url(str(self.endpoint_url))

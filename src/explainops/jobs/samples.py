@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from explainops.errors import InputError
 from explainops.io.datasets import Reader
-from explainops.io.schemas import InputSchema, Violation, raise_for_violations, validate_batch
+from explainops.io.schemas import (
+    InputSchema,
+    Violation,
+    non_finite_violations,
+    raise_for_violations,
+    validate_batch,
+)
 
 # Rows kept (uniformly at random) for the k-means baseline summary and model previews.
 RESERVOIR_SIZE = 20_000
+# Duplicated ids named in the error message.
+MAX_LISTED_DUPLICATES = 5
 
 
 @dataclass(frozen=True)
@@ -34,35 +45,52 @@ def feature_columns(
     return [column for column in batch.columns if column != id_column]
 
 
+def checked_batch(
+    reader: Reader, batch: pd.DataFrame, schema: InputSchema | None
+) -> tuple[pd.DataFrame, list[Violation]]:
+    """One batch coerced to the schema, with its violations (infinite values count too)."""
+    if reader.id_column is not None and reader.id_column not in batch.columns:
+        raise InputError(
+            f"{reader.path}: id_column {reader.id_column!r} not found; "
+            f"columns: {list(batch.columns)}"
+        )
+    if schema is not None:
+        extra = {reader.id_column} if reader.id_column else set()
+        return validate_batch(batch, schema, extra)
+    return batch, non_finite_violations(batch, feature_columns(batch, None, reader.id_column))
+
+
 def validated_batches(reader: Reader, schema: InputSchema | None) -> Iterator[pd.DataFrame]:
     """The reader's batches, coerced to the schema (callers validated them with scan_samples)."""
-    extra = {reader.id_column} if reader.id_column else set()
     for batch in reader.batches():
-        if schema is not None:
-            batch, violations = validate_batch(batch, schema, extra)
-            raise_for_violations(reader.path, violations, len(violations))
+        batch, violations = checked_batch(reader, batch, schema)
+        raise_for_violations(reader.path, violations, len(violations))
         yield batch
+
+
+def first_batch(reader: Reader, schema: InputSchema | None) -> pd.DataFrame:
+    """The first batch, validated: what ``explainops validate`` checks of the samples."""
+    for batch in validated_batches(reader, schema):
+        return batch
+    raise InputError(f"{reader.path}: no rows to explain")
 
 
 def scan_samples(reader: Reader, schema: InputSchema | None, seed: int) -> SampleScan:
     """Validate every batch, collecting all violations, and keep a uniform reservoir of rows.
 
-    Raises InputError listing the violations (column, row, reason) or when there are no rows.
+    Raises InputError listing the violations (column, row, reason), naming duplicated sample
+    ids, or when there are no rows.
     """
     rng = np.random.default_rng(seed)
-    extra = {reader.id_column} if reader.id_column else set()
     violations: list[Violation] = []
+    id_hashes: list[npt.NDArray[np.uint64]] = []
     n_rows, features = 0, None
     reservoir, keys = pd.DataFrame(), np.empty(0)
     for batch in reader.batches():
-        if reader.id_column is not None and reader.id_column not in batch.columns:
-            raise InputError(
-                f"{reader.path}: id_column {reader.id_column!r} not found; "
-                f"columns: {list(batch.columns)}"
-            )
-        if schema is not None:
-            batch, found = validate_batch(batch, schema, extra)
-            violations.extend(found)
+        batch, found = checked_batch(reader, batch, schema)
+        violations.extend(found)
+        if reader.id_column is not None:
+            id_hashes.append(_hashes(batch[reader.id_column]))
         features = features or feature_columns(batch, schema, reader.id_column)
         n_rows += len(batch)
         # Keep the rows with the smallest random keys: a uniform sample of every row seen so far.
@@ -75,4 +103,41 @@ def scan_samples(reader: Reader, schema: InputSchema | None, seed: int) -> Sampl
     raise_for_violations(reader.path, violations, len(violations))
     if n_rows == 0 or features is None:
         raise InputError(f"{reader.path}: no rows to explain")
+    if id_hashes:
+        _raise_for_duplicate_ids(reader, np.concatenate(id_hashes))
     return SampleScan(n_rows, features, reservoir)
+
+
+def _hashes(ids: pd.Series) -> npt.NDArray[np.uint64]:
+    return np.asarray(pd.util.hash_pandas_object(ids, index=False), dtype=np.uint64)
+
+
+def _raise_for_duplicate_ids(reader: Reader, hashes: npt.NDArray[np.uint64]) -> None:
+    """Refuse ids that occur twice, naming the first few and their rows.
+
+    The scan keeps 8 bytes a row (a hash of each id), not the ids; only when two hashes collide
+    are the ids read again, to tell a real duplicate from a collision.
+    """
+    ordered = np.sort(hashes)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if repeated.size == 0:
+        return
+    assert reader.id_column is not None
+    rows_of: dict[Any, list[int]] = defaultdict(list)
+    for batch in reader.batches():
+        ids = batch[reader.id_column]
+        suspects = ids[np.isin(_hashes(ids), repeated)]
+        for row, sample_id in zip(suspects.index.tolist(), suspects.tolist(), strict=True):
+            rows_of[sample_id].append(row)
+    duplicates = {key: rows for key, rows in rows_of.items() if len(rows) > 1}
+    if not duplicates:
+        return
+    listed = "; ".join(
+        f"{sample_id!r} (rows {', '.join(map(str, rows))})"
+        for sample_id, rows in list(duplicates.items())[:MAX_LISTED_DUPLICATES]
+    )
+    more = len(duplicates) - MAX_LISTED_DUPLICATES
+    raise InputError(
+        f"{reader.path}: id_column {reader.id_column!r} must identify each sample once; "
+        f"{len(duplicates)} id(s) repeat: {listed}{f' (and {more} more)' if more > 0 else ''}"
+    )

@@ -6,6 +6,7 @@ A failed notification is logged and never undoes the job's outputs.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import logging
 import os
 import time
@@ -16,6 +17,7 @@ import pydantic
 import requests
 
 from explainops.core.component import Component
+from explainops.core.redaction import mask_url, redact, register_secret
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +50,10 @@ class Notification:
         verdict = f": {self.metrics['verdict']}" if "verdict" in self.metrics else ""
         return f"explainops {self.job} {self.status}{model}{verdict}"
 
-    def text(self) -> str:
+    def text(self, *, with_error: bool = True) -> str:
         """A human-readable message (Slack-compatible plain text)."""
         lines = [self.title]
-        if self.error:
+        if self.error and with_error:
             lines.append(f"error: {self.error}")
         if self.n_samples is not None:
             lines.append(f"samples: {self.n_samples}")
@@ -70,6 +72,15 @@ class Notification:
             )
         lines.extend(f"{name}: {location}" for name, location in self.outputs.items())
         return "\n".join(lines)
+
+    def redacted(self) -> Notification:
+        """This notification with registered secrets masked in its texts."""
+        return dataclasses.replace(
+            self,
+            model=redact(self.model) if self.model else self.model,
+            outputs={name: redact(location) for name, location in self.outputs.items()},
+            error=redact(self.error) if self.error else self.error,
+        )
 
     def payload(self) -> dict[str, Any]:
         """A JSON body: Slack's ``text`` plus every field for machines."""
@@ -100,7 +111,7 @@ class Alerter(Component, abc.ABC):
     def notify(self, notification: Notification) -> bool:
         """Deliver ``notification``; log a failure, never raise. Return whether it went out."""
         try:
-            self._send(notification)
+            self._send(notification.redacted())
         except NotificationError as error:
             logger.error("notification failed: %s (the job's outputs are unaffected)", error)
             return False
@@ -116,8 +127,11 @@ class LogAlerter(Alerter):
     KIND: Literal["LogAlerter"] = "LogAlerter"
 
     def _send(self, notification: Notification) -> None:
-        level = logging.INFO if notification.status == "succeeded" else logging.ERROR
-        logger.log(level, "%s", notification.text())
+        # A failure's error is printed once, by whoever handles it (the CLI's ``error:`` line).
+        if notification.status == "succeeded":
+            logger.info("%s", notification.text())
+        else:
+            logger.error("%s", notification.text(with_error=False))
 
 
 class WebhookAlerter(Alerter):
@@ -143,6 +157,8 @@ class WebhookAlerter(Alerter):
         url = self.url or os.environ.get(self.url_env)
         if not url:
             raise NotificationError(f"WebhookAlerter has no url and ${self.url_env} is not set")
+        register_secret(url)  # a webhook's URL is its credential
+        shown = mask_url(url, hide_path=True)
         problem = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -150,11 +166,11 @@ class WebhookAlerter(Alerter):
             try:
                 response = requests.post(url, json=notification.payload(), timeout=self.timeout_s)
             except requests.RequestException as error:
-                problem = f"POST {url}: {type(error).__name__}"
+                problem = f"POST {shown}: {type(error).__name__}"
                 continue
             if response.status_code < 300:
                 return
-            problem = f"POST {url}: HTTP {response.status_code}"
+            problem = f"POST {shown}: HTTP {response.status_code}"
             if response.status_code != 429 and response.status_code < 500:
                 break
         raise NotificationError(f"{problem} after {attempt + 1} attempt(s)")

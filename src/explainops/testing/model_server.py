@@ -5,10 +5,13 @@ It serves any ``predict(frame) -> (n, k) scores`` function (a fitted scikit-lear
 ``application/x-parquet`` request bodies and answering ``text/csv`` or ``application/jsonlines``
 exactly like the examples of Clarify's documentation (``1,0.5385257417814224`` and
 ``{"predicted_label": 1, "probability": 0.5385257417814224}``). Floats are written round-trip
-exact, so explanations through the endpoint equal in-process ones to the last bit.
+exact: a client reads back every bit the model computed. (A model can round differently in the
+last bit for other batch shapes, so scores of rows sent in other batches than a local call's
+agree with it to about 1e-16, not always bit for bit.)
 
-Faults (error statuses, delays, short, garbage or mistyped responses) can be switched on at run
-time, from the test thread, while client threads are talking to the server.
+Faults (error statuses, delays, short, garbage, mistyped or truncated responses, dropped
+connections) can be switched on at run time, from the test thread, while client threads are
+talking to the server, either for every request or as a schedule of one fault per request.
 
 Usage::
 
@@ -16,6 +19,7 @@ Usage::
         server.fail_first(2, status=503)
         ...  # POST to server.url
         assert server.requests == 3
+        server.schedule([429, None, "truncate", "drop"])  # the next four requests' faults
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import io
 import json
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -37,6 +42,9 @@ import pyarrow.csv as pyarrow_csv
 
 Predict = Callable[[pd.DataFrame], np.ndarray]
 CsvLayout = Literal["label_probability", "scores"]
+# One request's fault in a schedule: an HTTP status to answer, a stall (no answer until the
+# client gives up), a dropped connection (closed without an answer), a truncated body, or None.
+ScheduledFault = int | Literal["stall", "drop", "truncate"] | None
 
 CSV = "text/csv"
 JSON_LINES = "application/jsonlines"
@@ -78,6 +86,8 @@ class Faults:
     short: bool = False
     garbage: bool = False
     wrong_content_type: bool = False
+    truncate: bool = False
+    drop: bool = False
 
 
 class ModelServer:
@@ -125,6 +135,8 @@ class ModelServer:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._faults = Faults()
+        self._schedule: deque[ScheduledFault] = deque()
+        self._stall_s = 0.0
         self._requests = 0
         self._received: list[ReceivedRequest] = []
         self._connections: set[socket.socket] = set()
@@ -220,10 +232,50 @@ class ModelServer:
         with self._lock:
             self._faults.wrong_content_type = True
 
+    def truncated_response(self) -> None:
+        """Send half of every body under the whole body's Content-Length, then hang up.
+
+        What a client sees when a proxy or load balancer cuts a response short.
+        """
+        with self._lock:
+            self._faults.truncate = True
+
+    def drop_connection(self) -> None:
+        """Read every request, then close the connection without answering."""
+        with self._lock:
+            self._faults.drop = True
+
+    def schedule(self, faults: Iterable[ScheduledFault], stall_s: float = 60.0) -> None:
+        """Give the next requests, in arrival order, one fault each (None: answer normally).
+
+        Args:
+            faults: per request, an HTTP status (e.g. 503, 429), ``"stall"`` (answer only after
+                ``stall_s`` seconds or at ``close``), ``"drop"`` (close the connection without an
+                answer), ``"truncate"`` (a body cut short, see ``truncated_response``) or None.
+            stall_s: how long a stalled request waits before it is answered.
+
+        """
+        planned = list(faults)
+        for fault in planned:
+            if not (fault is None or fault in ("stall", "drop", "truncate") or _is_status(fault)):
+                raise ValueError(
+                    f"unknown fault {fault!r}: an HTTP error status, stall, drop or truncate"
+                )
+        with self._lock:
+            self._schedule.extend(planned)
+            self._stall_s = stall_s
+
+    @property
+    def scheduled(self) -> int:
+        """Scheduled faults (and None entries) not yet given to a request."""
+        with self._lock:
+            return len(self._schedule)
+
     def reset(self) -> None:
-        """Switch every fault off (the counters are kept)."""
+        """Switch every fault off and clear the schedule (the counters are kept)."""
         with self._lock:
             self._faults = Faults()
+            self._schedule.clear()
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -233,7 +285,18 @@ class ModelServer:
             self._received.append(request)
             failing = self._faults.fail_forever or self._faults.fail_remaining > 0
             self._faults.fail_remaining = max(self._faults.fail_remaining - 1, 0)
-            return replace(self._faults, fail_status=self._faults.fail_status if failing else 0)
+            faults = replace(self._faults, fail_status=self._faults.fail_status if failing else 0)
+            planned = self._schedule.popleft() if self._schedule else None
+            stall_s = self._stall_s
+        if planned == "stall":
+            return replace(faults, delay_s=max(faults.delay_s, stall_s))
+        if planned == "drop":
+            return replace(faults, drop=True)
+        if planned == "truncate":
+            return replace(faults, truncate=True)
+        if planned is not None:
+            return replace(faults, fail_status=planned)
+        return faults
 
     def _count(self) -> None:
         with self._lock:
@@ -334,14 +397,14 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
-            if self.path == "/ping":
+            if _path(self.path) == "/ping":
                 self.answer(200, b"", "text/plain")
             else:
                 self.answer(404, f"no such path {self.path}".encode(), "text/plain")
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if self.path != "/invocations":
+            if _path(self.path) != "/invocations":  # a query string is ignored
                 self.answer(404, f"no such path {self.path}".encode(), "text/plain")
                 return
             server._count()
@@ -363,6 +426,9 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 )
             )
             server._wait(faults.delay_s)
+            if faults.drop:
+                self.close_connection = True  # finish() closes the socket: no status line
+                return
             if faults.fail_status:
                 extra = {"Retry-After": "0"} if faults.fail_status == 429 else {}
                 message = f"injected failure {faults.fail_status}".encode()
@@ -381,7 +447,11 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 return
             if faults.short:
                 scores = scores[:-1]
-            self.answer(200, server.write_response(accept, scores), accept)
+            body = server.write_response(accept, scores)
+            if faults.truncate:
+                self.answer(200, body, accept, sent_bytes=len(body) // 2)
+                return
+            self.answer(200, body, accept)
 
         def answer(
             self,
@@ -389,7 +459,9 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             body: bytes,
             content_type: str,
             extra_headers: dict[str, str] | None = None,
+            sent_bytes: int | None = None,
         ) -> None:
+            """Send ``body`` (only its first ``sent_bytes``, then hang up, when given)."""
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
@@ -397,16 +469,27 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 for name, value in (extra_headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(body if sent_bytes is None else body[:sent_bytes])
             except OSError:
                 self.close_connection = True  # the client timed out and hung up
+            if sent_bytes is not None:
+                self.close_connection = True  # the rest never comes: the client sees EOF
 
     return Handler
+
+
+def _is_status(fault: object) -> bool:
+    return isinstance(fault, int) and not isinstance(fault, bool) and 400 <= fault <= 599
 
 
 def _plain(value: Any) -> Any:
     """A numpy scalar label as the Python value json.dumps and str write plainly."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _path(target: str) -> str:
+    """The path of a request target: ``/invocations?token=x`` -> ``/invocations``."""
+    return target.split("?", 1)[0]
 
 
 def _media_type(header: str) -> str:

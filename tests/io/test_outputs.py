@@ -15,7 +15,7 @@ from explainops.io.datasets import CsvWriter, ParquetWriter, check_output_path, 
 def test_an_existing_folder_is_not_an_output_path(tmp_path: Path) -> None:
     (tmp_path / "samples.parquet").mkdir()
     path = str(tmp_path / "samples.parquet")
-    with pytest.raises(WriteError, match="samples.parquet: cannot write: it is a folder"):
+    with pytest.raises(WriteError, match=r"samples\.parquet: cannot write: it is a folder"):
         check_output_path(path)
     with pytest.raises(WriteError, match="it is a folder"):
         ParquetWriter(path=path).write(pd.DataFrame({"a": [1.0]}))

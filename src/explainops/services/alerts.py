@@ -74,7 +74,7 @@ class Notification:
         return "\n".join(lines)
 
     def redacted(self) -> Notification:
-        """This notification with registered secrets masked in its texts."""
+        """A copy with registered secrets masked in its texts."""
         return dataclasses.replace(
             self,
             model=redact(self.model) if self.model else self.model,

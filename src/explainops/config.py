@@ -11,13 +11,13 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pydantic
 import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
+from explainops.core.component import validate_model, validation_message
 from explainops.core.redaction import register_secret
 from explainops.errors import ConfigError
 
@@ -35,8 +35,6 @@ _PATH_KEYS = frozenset(
     }
 )
 _URI_KEYS = frozenset({"tracking_uri", "registry_uri"})
-
-Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 
 def resolve_relative_paths(node: Any, folder: Path) -> Any:
@@ -152,25 +150,10 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-def validation_message(error: pydantic.ValidationError, prefix: str = "") -> str:
-    """One line listing every invalid field by its dotted path, with what was expected."""
-    problems = []
-    for detail in error.errors():
-        parts = list(detail["loc"])
-        if len(parts) > 1 and parts[0] == "job" and str(parts[1]).endswith("Job"):
-            del parts[1]  # the job's KIND: a file holds one job, its fields are job.<field>
-        location = ".".join(str(part) for part in (prefix, *parts) if part != "")
-        message = detail["msg"]
-        if detail["type"] == "union_tag_not_found":
-            discriminator = str(detail.get("ctx", {}).get("discriminator", "KIND")).strip("'")
-            message = f"missing {discriminator} (which kind of component)"
-        problems.append(f"{location}: {message}")
-    return "invalid configuration: " + "; ".join(problems)
-
-
-def validate_model(model: type[Model], raw: dict[str, Any]) -> Model:
-    """Validate ``raw`` into ``model``, raising ConfigError with every offending field's path."""
-    try:
-        return model.model_validate(raw)
-    except pydantic.ValidationError as error:
-        raise ConfigError(validation_message(error)) from error
+__all__ = [
+    "load_raw_config",
+    "merge_configs",
+    "resolve_relative_paths",
+    "validate_model",
+    "validation_message",
+]

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
 
-from explainops.config import validation_message
+from explainops.core.component import validation_message
 from explainops.errors import ConfigError
 from explainops.explainers.explanation import AggMethod
 from explainops.io.datasets import read_json

@@ -19,11 +19,11 @@ import pandas as pd
 import pydantic
 
 from explainops.core.component import Component
+from explainops.core.model import LoadedModel
 from explainops.errors import ExplainerError
 from explainops.explainers import ExactExplainer, Explanation, KernelExplainer, TreeExplainer
 from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE
 from explainops.explainers.explanation import AggMethod
-from explainops.io.registries import LoadedModel
 
 logger = logging.getLogger(__name__)
 

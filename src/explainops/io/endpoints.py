@@ -42,9 +42,10 @@ import requests
 import urllib3.exceptions
 from jmespath.exceptions import JMESPathError
 
+from explainops.core.model import LoadedModel
 from explainops.errors import ConfigError, EndpointError
 from explainops.explainers.coalitions import MODEL_CALL_ROWS, ModelCallRows
-from explainops.io.registries import LoadedModel, Loader, ModelVersion
+from explainops.io.registries import Loader, ModelVersion
 
 logger = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ import pandas as pd
 import pydantic
 
 from explainops.core.component import Component
+from explainops.core.model import LoadedModel
 from explainops.core.redaction import mask_url
 from explainops.errors import ModelLoadError
 
@@ -412,25 +413,6 @@ class ModelVersion:
     def __str__(self) -> str:
         alias = f" (alias {self.alias})" if self.alias else ""
         return f"{self.name} version {self.version}{alias}"
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A loaded model as the explainers see it.
-
-    Attributes:
-        predict: DataFrame of input columns -> (n, k) explained outputs.
-        output_names: given a few input rows, the names of the k outputs when the model knows
-            them (class labels, a pyfunc's output columns), else None.
-        native: the native model object (for the tree fast path and native importances), or None.
-        version: where it came from.
-
-    """
-
-    predict: Callable[[pd.DataFrame], FloatArray]
-    output_names: Callable[[pd.DataFrame], tuple[str, ...] | None]
-    native: Any | None
-    version: ModelVersion | None
 
 
 def _as_outputs(raw: Any) -> FloatArray:

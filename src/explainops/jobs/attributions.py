@@ -18,13 +18,13 @@ import pandas as pd
 
 from explainops.core.aggregation import AttributionAccumulator
 from explainops.core.explainer_settings import ExplainContext, ExplainerSettings, ExplainFunction
+from explainops.core.model import LoadedModel
 from explainops.core.tables import check_feature_names
 from explainops.engines import LocalSession
 from explainops.errors import InputError
 from explainops.explainers import Explanation, kmeans_baseline
 from explainops.explainers.inputs import as_feature_table
 from explainops.io.datasets import Reader, reader_for_path
-from explainops.io.registries import LoadedModel
 from explainops.io.schemas import InputSchema, raise_for_violations, validate_batch
 from explainops.jobs.samples import SampleScan, scan_samples, validated_batches
 from explainops.services.alerts import Notification

@@ -24,8 +24,9 @@ import pydantic
 
 from explainops import __version__
 from explainops.clarify.analysis_config import AnalysisConfig, DatasetType, load_analysis_config
-from explainops.config import validation_message
+from explainops.core.component import validation_message
 from explainops.core.explainer_settings import KernelExplainerSettings
+from explainops.core.model import LoadedModel
 from explainops.core.redaction import mask_url
 from explainops.engines import EngineKind, LocalEngine
 from explainops.errors import ConfigError, InputError
@@ -41,7 +42,6 @@ from explainops.io.datasets import (
 )
 from explainops.io.endpoints import EndpointLoader
 from explainops.io.registries import (
-    LoadedModel,
     default_tracking_uri,
     load_pyfunc,
     registered_version,

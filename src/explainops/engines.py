@@ -20,6 +20,7 @@ import pandas as pd
 import pydantic
 
 from explainops.core.component import Component
+from explainops.core.pipeline import in_order
 from explainops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -82,8 +83,7 @@ class LocalSession(EngineSession):
         self, function: Callable[[pd.DataFrame], T], batches: Iterable[pd.DataFrame]
     ) -> Iterator[T]:
         """Apply ``function`` to each batch as it is read."""
-        for batch in batches:
-            yield function(batch)
+        return in_order(function, batches)
 
 
 class LocalEngine(Engine):

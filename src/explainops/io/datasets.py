@@ -224,6 +224,11 @@ def reader_for_path(path: str, **options: Any) -> Reader:
     raise InputError(f"{path}: unknown file type; expected .csv, .parquet or .jsonl")
 
 
+def read_table(path: str) -> pd.DataFrame:
+    """The whole table at ``path``, in the format its extension names (a baseline file)."""
+    return reader_for_path(path).read()
+
+
 def read_json(path: str, what: str, error: type[ExplainOpsError] = InputError) -> Any:
     """The JSON document at ``path`` (local path or fsspec URI), describing itself as ``what``.
 

@@ -5,9 +5,10 @@ from typing import Annotated
 import pydantic
 
 from explainops.core.component import Component
+from explainops.jobs.attribution_baseline import AttributionBaselineJob
+from explainops.jobs.attribution_drift import AttributionDriftJob
 from explainops.jobs.base import Job, Locals
 from explainops.jobs.clarify import ClarifyJob
-from explainops.jobs.drift import AttributionBaselineJob, AttributionDriftJob
 from explainops.jobs.explanations import ExplanationsJob
 
 JobKind = ExplanationsJob | AttributionBaselineJob | AttributionDriftJob | ClarifyJob

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pydantic
 
 from explainops.core.component import Component
+from explainops.core.pipeline import DatasetAttributions
 from explainops.io.datasets import check_output_path
 from explainops.services.alerts import AlerterKind, LogAlerter, Notification
 
@@ -67,3 +68,28 @@ class Job(Component, abc.ABC):
     @abc.abstractmethod
     def run(self) -> Locals:
         """Do the work; return the local variables for tests and notebooks."""
+
+
+def success_notification(
+    job: str,
+    attributions: DatasetAttributions,
+    *,
+    model: str | None,
+    version: int | None,
+    duration_s: float,
+    outputs: dict[str, str],
+    metrics: dict[str, Any] | None = None,
+) -> Notification:
+    """The notification of a job that explained a data set: key figures and outputs."""
+    return Notification(
+        job=job,
+        status="succeeded",
+        model=model,
+        version=version,
+        n_samples=attributions.n_samples,
+        duration_s=duration_s,
+        top_features=attributions.top_features(),
+        max_additivity_error=attributions.max_additivity_error,
+        outputs=outputs,
+        metrics=metrics or {},
+    )

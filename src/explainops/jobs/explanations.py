@@ -14,7 +14,6 @@ from explainops.core.tables import (
     sample_explanations_table,
 )
 from explainops.io.datasets import WriterKind
-from explainops.jobs.attributions import explain_dataset
 from explainops.jobs.base import Locals
 from explainops.jobs.model_job import ModelJob
 
@@ -49,25 +48,15 @@ class ExplanationsJob(ModelJob):
         started = time.perf_counter()
         self.check_outputs()
         version = self.resolve_version()
-        schema = self.input_schema_of(version)
-        logger.info(
-            "read and validate samples from %s (%s)",
-            self.inputs_samples.path,
-            "schema: "
-            + ("config" if self.input_schema else "model signature" if schema else "none"),
-        )
+        logger.info("read and validate samples from %s", self.inputs_samples.path)
         model = self.load_model(version)
-        with self.samples_explanations.open() as sample_sink, self.engine.session() as engine:
-            attributions = explain_dataset(
-                self.inputs_samples,
-                schema,
+        with self.samples_explanations.open() as sample_sink:
+            attributions = self.explain_samples(
+                version,
                 model,
-                self.explainer,
-                output_names=self.labels,
                 on_batch=lambda explanation, ids: sample_sink.write(
                     sample_explanations_table(explanation, ids)
                 ),
-                map_batches=engine.map,
             )
             models_table = model_explanations_table(
                 attributions.importance,
@@ -83,12 +72,6 @@ class ExplanationsJob(ModelJob):
             logger.info("write model explanations to %s", self.models_explanations.path)
             self.models_explanations.write(models_table)
             logger.info("write sample explanations to %s", self.samples_explanations.path)
-        notification = attributions.notification(
-            self.KIND,
-            self.model_name(version),
-            version.version if version else None,
-            time.perf_counter() - started,
-            self.output_paths(),
-        )
+        notification = self.completion_notification(version, attributions, started)
         self.alerts.notify(notification)
         return locals()

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import pydantic
 
-from explainops.core.explainer_settings import AutoExplainerSettings, ExplainerKind
+from explainops.core.explainer_settings import (
+    AutoExplainerSettings,
+    ExplainerKind,
+    ExplainerSettings,
+)
+from explainops.core.pipeline import Background, DatasetAttributions, explain_dataset
 from explainops.core.redaction import mask_url
+from explainops.core.samples import SampleScan, first_batch
+from explainops.core.schemas import InputSchema, schema_from_signature
 from explainops.engines import EngineKind, LocalEngine
-from explainops.io.datasets import ReaderKind
+from explainops.explainers import Explanation
+from explainops.io.datasets import ReaderKind, read_table
 from explainops.io.loaders import CustomLoader, EndpointLoader, LoadedModel, LoaderKind
 from explainops.io.registries import ModelVersion, Registry
-from explainops.io.schemas import InputSchema, schema_from_signature
-from explainops.jobs.base import Job
-from explainops.jobs.samples import first_batch
+from explainops.jobs.base import Job, success_notification
+from explainops.services.alerts import Notification
+from explainops.services.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +122,48 @@ class ModelJob(Job):
         if version is not None:
             return version.name
         return self.registry.name if self.registry else mask_url(str(self.endpoint_url))
+
+    def explain_samples(
+        self,
+        version: ModelVersion | None,
+        model: LoadedModel,
+        *,
+        settings: ExplainerSettings | None = None,
+        output_names: Sequence[str] | None = None,
+        background: Callable[[SampleScan], Background] | None = None,
+        on_batch: Callable[[Explanation, list[Any]], None] | None = None,
+    ) -> DatasetAttributions:
+        """Validate, then explain every sample, on the configured engine (the shared pipeline)."""
+        with self.engine.session() as engine:
+            return explain_dataset(
+                self.inputs_samples,
+                self.input_schema_of(version),
+                model,
+                settings or self.explainer,
+                output_names=output_names or self.labels,
+                baseline=background,
+                on_batch=on_batch,
+                map_batches=engine.map,
+                progress=Progress,
+                read_table=read_table,
+            )
+
+    def completion_notification(
+        self,
+        version: ModelVersion | None,
+        attributions: DatasetAttributions,
+        started: float,
+        *,
+        outputs: dict[str, str] | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> Notification:
+        """The job's key figures and outputs (default: ``output_paths()``), to notify."""
+        return success_notification(
+            self.KIND,
+            attributions,
+            model=self.model_name(version),
+            version=version.version if version else None,
+            duration_s=time.perf_counter() - started,
+            outputs=self.output_paths() if outputs is None else outputs,
+            metrics=metrics,
+        )

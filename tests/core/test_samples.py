@@ -10,8 +10,8 @@ import pytest
 
 from explainops.errors import InputError
 from explainops.io.datasets import CsvReader, ParquetReader
-from explainops.io.schemas import ColumnSchema, InputSchema
-from explainops.jobs.samples import first_batch, scan_samples
+from explainops.core.schemas import ColumnSchema, InputSchema
+from explainops.core.samples import first_batch, scan_samples
 
 SCHEMA = InputSchema(columns={"a": ColumnSchema(), "b": ColumnSchema(dtype="integer")})
 

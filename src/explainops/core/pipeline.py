@@ -1,16 +1,22 @@
-"""Explain a data set batch by batch: the steps the explanation, Clarify and drift jobs share.
+"""The explain pipeline every job shares: scan, then explain, batch by batch.
 
-Validate the samples in a first pass (every violation at once, before any model call), build the
-explainer against the baseline, then explain batch after batch, handing each batch's explanation
-to the caller (to write sample explanations) and accumulating the global attributions.
+Stage one (``explainops.core.samples.scan_samples``) validates every batch of the samples, so
+every violation is reported at once, before any model call, and keeps a uniform sample of rows
+for the baseline summary. Stage two builds the explainer against the baseline and explains batch
+after batch (in an engine's workers when given one), handing each batch's explanation to the
+caller (to write sample explanations) and accumulating the global attributions.
+
+The pipeline reads nothing itself: samples come from a ``SampleSource``, a baseline file through
+the ``read_table`` the caller passes, and batches run through the ``map_batches`` it chooses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -19,27 +25,51 @@ import pandas as pd
 from explainops.core.aggregation import AttributionAccumulator
 from explainops.core.explainer_settings import ExplainContext, ExplainerSettings, ExplainFunction
 from explainops.core.model import LoadedModel
+from explainops.core.samples import SampleScan, SampleSource, scan_samples, validated_batches
+from explainops.core.schemas import InputSchema, raise_for_violations, validate_batch
 from explainops.core.tables import check_feature_names
-from explainops.engines import LocalSession
 from explainops.errors import InputError
 from explainops.explainers import Explanation, kmeans_baseline
 from explainops.explainers.inputs import as_feature_table
-from explainops.io.datasets import Reader, reader_for_path
-from explainops.io.schemas import InputSchema, raise_for_violations, validate_batch
-from explainops.jobs.samples import SampleScan, scan_samples, validated_batches
-from explainops.services.alerts import Notification
-from explainops.services.progress import Progress
 
 logger = logging.getLogger(__name__)
 
 TOP_FEATURES_NOTIFIED = 5
 
 FloatArray = npt.NDArray[np.float64]
-Baseline = tuple[pd.DataFrame, FloatArray]
+# The background rows explained against, with their weights.
+Background = tuple[pd.DataFrame, FloatArray]
 ExplainedBatch = tuple[Explanation, list[Any]]
 BatchMapper = Callable[
     [Callable[[pd.DataFrame], ExplainedBatch], Iterable[pd.DataFrame]], Iterator[ExplainedBatch]
 ]
+T = TypeVar("T")
+
+
+class ProgressReport(Protocol):
+    """Told how many more rows were explained."""
+
+    def update(self, rows: int, /) -> None:
+        """Count ``rows`` more."""
+
+
+ProgressFactory = Callable[[int], contextlib.AbstractContextManager[ProgressReport]]
+
+
+def in_order(function: Callable[[pd.DataFrame], T], batches: Iterable[pd.DataFrame]) -> Iterator[T]:
+    """Apply ``function`` to each batch as it is read, in this process."""
+    for batch in batches:
+        yield function(batch)
+
+
+class _Silent:
+    def update(self, rows: int, /) -> None:
+        """Count nothing."""
+
+
+@contextlib.contextmanager
+def _no_progress(total: int) -> Iterator[ProgressReport]:
+    yield _Silent()
 
 
 @dataclass(frozen=True)
@@ -67,29 +97,6 @@ class DatasetAttributions:
     explainer: str
     background: pd.DataFrame
     background_weights: FloatArray
-
-    def notification(
-        self,
-        job: str,
-        model: str | None,
-        version: int | None,
-        duration_s: float,
-        outputs: dict[str, str],
-        metrics: dict[str, Any] | None = None,
-    ) -> Notification:
-        """The success notification of a job that computed these attributions."""
-        return Notification(
-            job=job,
-            status="succeeded",
-            model=model,
-            version=version,
-            n_samples=self.n_samples,
-            duration_s=duration_s,
-            top_features=self.top_features(),
-            max_additivity_error=self.max_additivity_error,
-            outputs=outputs,
-            metrics=metrics or {},
-        )
 
     def top_features(self, k: int = TOP_FEATURES_NOTIFIED) -> list[tuple[str, str, float]]:
         """The k largest global attributions over all outputs: (output, feature, value)."""
@@ -140,15 +147,17 @@ def numeric_as_float(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def explain_dataset(
-    reader: Reader,
+    reader: SampleSource,
     schema: InputSchema | None,
     model: LoadedModel,
     settings: ExplainerSettings,
     *,
     output_names: Sequence[str] | None = None,
-    baseline: Callable[[SampleScan], Baseline] | None = None,
+    baseline: Callable[[SampleScan], Background] | None = None,
     on_batch: Callable[[Explanation, list[Any]], None] | None = None,
-    map_batches: BatchMapper | None = None,
+    map_batches: BatchMapper = in_order,
+    progress: ProgressFactory = _no_progress,
+    read_table: Callable[[str], pd.DataFrame] | None = None,
 ) -> DatasetAttributions:
     """Validate, then explain every sample the reader yields.
 
@@ -163,6 +172,8 @@ def explain_dataset(
         on_batch: called with each batch's explanation and sample ids, in input order.
         map_batches: runs the batch explainer over the batches (an engine session's ``map``;
             default: one after the other in this process, as ``LocalEngine``).
+        progress: given the number of rows, a context reporting explained rows (a progress bar).
+        read_table: reads a baseline file when ``settings.baseline`` is a path.
 
     Returns:
         The global attributions.
@@ -174,7 +185,9 @@ def explain_dataset(
     scan = scan_samples(reader, schema, settings.seed)
     check_feature_names(scan.feature_names)
     logger.info("validated %d samples with %d features", scan.n_rows, len(scan.feature_names))
-    frame, weights = baseline(scan) if baseline else resolve_baseline(settings, scan, schema)
+    frame, weights = (
+        baseline(scan) if baseline else resolve_baseline(settings, scan, schema, read_table)
+    )
     preview = numeric_as_float(scan.reservoir[scan.feature_names].head(8))
     names = tuple(output_names) if output_names else model.output_names(preview)
     context = ExplainContext(model, frame, weights, names, preview)
@@ -183,14 +196,13 @@ def explain_dataset(
     accumulator = AttributionAccumulator(settings.agg_method, seed=settings.seed)
     batch_explainer = BatchExplainer(explain, tuple(scan.feature_names), reader.id_column)
     explanation: Explanation | None = None
-    with Progress(scan.n_rows, "explained", "rows") as progress:
+    with progress(scan.n_rows) as report:
         batches = validated_batches(reader, schema)
-        mapper = map_batches or LocalSession().map
-        for explanation, sample_ids in mapper(batch_explainer, batches):
+        for explanation, sample_ids in map_batches(batch_explainer, batches):
             if on_batch is not None:
                 on_batch(explanation, sample_ids)
             accumulator.add(explanation)
-            progress.update(len(sample_ids))
+            report.update(len(sample_ids))
     if explanation is None:
         raise InputError(f"{reader.path}: no rows to explain")
     return DatasetAttributions(
@@ -207,9 +219,15 @@ def explain_dataset(
 
 
 def resolve_baseline(
-    settings: ExplainerSettings, scan: SampleScan, schema: InputSchema | None
-) -> Baseline:
-    """The configured baseline rows (uniform weights), or a k-means summary of the samples."""
+    settings: ExplainerSettings,
+    scan: SampleScan,
+    schema: InputSchema | None,
+    read_table: Callable[[str], pd.DataFrame] | None = None,
+) -> Background:
+    """The configured baseline rows (uniform weights), or a k-means summary of the samples.
+
+    A baseline given as a path is read with ``read_table``.
+    """
     features = scan.feature_names
     dtypes = numeric_as_float(scan.reservoir[features]).dtypes.to_dict()
     if settings.baseline is None:
@@ -221,7 +239,9 @@ def resolve_baseline(
         logger.info("baseline: k-means summary of the samples, %d clusters", len(frame))
         return frame, summary.weights
     if isinstance(settings.baseline, str):
-        frame = reader_for_path(settings.baseline).read()
+        if read_table is None:
+            raise InputError(f"explainer.baseline: {settings.baseline}: no reader for files")
+        frame = read_table(settings.baseline)
     elif all(isinstance(row, dict) for row in settings.baseline):
         frame = pd.DataFrame(settings.baseline)
     else:
@@ -241,7 +261,7 @@ def checked_baseline(
     dtypes: dict[Any, Any],
     schema: InputSchema | None,
     where: str = "explainer.baseline",
-) -> Baseline:
+) -> Background:
     """Baseline rows in the samples' columns and dtypes, validated, with uniform weights.
 
     ``dtypes`` are the explained dtypes: integer columns explained as float64 keep the baseline's

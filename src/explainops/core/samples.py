@@ -1,30 +1,48 @@
-"""A first pass over the samples: validate every batch and keep a uniform sample for baselines."""
+"""Stage one of the pipeline: validate every batch and keep a uniform sample for baselines.
+
+The samples come from any ``SampleSource`` (the readers of ``explainops.io`` are ones): this
+module validates, it does not read files.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from explainops.errors import InputError
-from explainops.io.datasets import Reader
-from explainops.io.schemas import (
+from explainops.core.schemas import (
     InputSchema,
     Violation,
     non_finite_violations,
     raise_for_violations,
     validate_batch,
 )
+from explainops.errors import InputError
 
 # Rows kept (uniformly at random) for the k-means baseline summary and model previews.
 RESERVOIR_SIZE = 20_000
 # Duplicated ids named in the error message.
 MAX_LISTED_DUPLICATES = 5
+
+
+class SampleSource(Protocol):
+    """Where samples come from: ``batches()`` of rows indexed by their position in the data set."""
+
+    @property
+    def path(self) -> str:
+        """Where the samples are (named in errors)."""
+
+    @property
+    def id_column(self) -> str | None:
+        """The column holding each sample's id, or None (the row's position is its id)."""
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """The rows, batch after batch, each indexed by row position."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +64,7 @@ def feature_columns(
 
 
 def checked_batch(
-    reader: Reader, batch: pd.DataFrame, schema: InputSchema | None
+    reader: SampleSource, batch: pd.DataFrame, schema: InputSchema | None
 ) -> tuple[pd.DataFrame, list[Violation]]:
     """One batch coerced to the schema, with its violations (infinite values count too)."""
     if reader.id_column is not None and reader.id_column not in batch.columns:
@@ -60,7 +78,7 @@ def checked_batch(
     return batch, non_finite_violations(batch, feature_columns(batch, None, reader.id_column))
 
 
-def validated_batches(reader: Reader, schema: InputSchema | None) -> Iterator[pd.DataFrame]:
+def validated_batches(reader: SampleSource, schema: InputSchema | None) -> Iterator[pd.DataFrame]:
     """The reader's batches, coerced to the schema (callers validated them with scan_samples)."""
     for batch in reader.batches():
         batch, violations = checked_batch(reader, batch, schema)
@@ -68,14 +86,14 @@ def validated_batches(reader: Reader, schema: InputSchema | None) -> Iterator[pd
         yield batch
 
 
-def first_batch(reader: Reader, schema: InputSchema | None) -> pd.DataFrame:
+def first_batch(reader: SampleSource, schema: InputSchema | None) -> pd.DataFrame:
     """The first batch, validated: what ``explainops validate`` checks of the samples."""
     for batch in validated_batches(reader, schema):
         return batch
     raise InputError(f"{reader.path}: no rows to explain")
 
 
-def scan_samples(reader: Reader, schema: InputSchema | None, seed: int) -> SampleScan:
+def scan_samples(reader: SampleSource, schema: InputSchema | None, seed: int) -> SampleScan:
     """Validate every batch, collecting all violations, and keep a uniform reservoir of rows.
 
     Raises InputError listing the violations (column, row, reason), naming duplicated sample
@@ -112,7 +130,7 @@ def _hashes(ids: pd.Series) -> npt.NDArray[np.uint64]:
     return np.asarray(pd.util.hash_pandas_object(ids, index=False), dtype=np.uint64)
 
 
-def _raise_for_duplicate_ids(reader: Reader, hashes: npt.NDArray[np.uint64]) -> None:
+def _raise_for_duplicate_ids(reader: SampleSource, hashes: npt.NDArray[np.uint64]) -> None:
     """Refuse ids that occur twice, naming the first few and their rows.
 
     The scan keeps 8 bytes a row (a hash of each id), not the ids; only when two hashes collide

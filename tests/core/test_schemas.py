@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from explainops.errors import InputError
-from explainops.io.schemas import ColumnSchema, InputSchema, raise_for_violations, validate_batch
+from explainops.core.schemas import ColumnSchema, InputSchema, raise_for_violations, validate_batch
 
 
 def test_every_violation_is_collected_with_row_column_and_reason() -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from explainops.core.explainer_settings import KernelExplainerSettings
-from explainops.jobs.attributions import numeric_as_float, resolve_baseline
-from explainops.jobs.samples import SampleScan
+from explainops.core.pipeline import numeric_as_float, resolve_baseline
+from explainops.core.samples import SampleScan
 
 
 def test_a_kmeans_baseline_of_integer_columns_keeps_the_fractions() -> None:

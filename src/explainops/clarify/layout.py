@@ -1,0 +1,80 @@
+"""Clarify's output layout: ``analysis.json`` and the local values in ``explanations_shap/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from explainops import __version__
+from explainops.clarify.analysis_config import AnalysisConfig, ShapMethod
+from explainops.core.explainer_settings import KernelExplainerSettings
+from explainops.core.pipeline import DatasetAttributions
+from explainops.explainers import Explanation
+
+ANALYSIS_FILE = "analysis.json"
+LOCAL_VALUES_FILE = "explanations_shap/out.csv"
+DEFAULT_SEED = 0
+
+
+def output_paths(output_dir: str, config: AnalysisConfig) -> dict[str, str]:
+    """analysis.json and, when the config saves them, the local values, under ``output_dir``."""
+    folder = output_dir.rstrip("/")
+    paths = {"analysis": f"{folder}/{ANALYSIS_FILE}"}
+    if config.shap.save_local_shap_values:
+        paths["local_values"] = f"{folder}/{LOCAL_VALUES_FILE}"
+    return paths
+
+
+def kernel_settings(shap: ShapMethod) -> KernelExplainerSettings:
+    """The explainer ``methods.shap`` configures (Kernel SHAP, seed 0 unless set)."""
+    return KernelExplainerSettings(
+        num_samples=shap.num_samples,
+        agg_method=shap.agg_method,
+        use_logit=shap.use_logit,
+        seed=shap.seed if shap.seed is not None else DEFAULT_SEED,
+        num_clusters=shap.num_clusters,
+    )
+
+
+def local_values_table(explanation: Explanation) -> pd.DataFrame:
+    """Clarify's local values: one row a sample, columns ``<feature>_<label>``, label by label."""
+    n_samples, n_outputs, n_features = explanation.values.shape
+    columns = [
+        f"{feature}_{label}"
+        for label in explanation.output_names
+        for feature in explanation.feature_names
+    ]
+    return pd.DataFrame(
+        explanation.values.reshape(n_samples, n_outputs * n_features), columns=columns
+    )
+
+
+def analysis_document(
+    attributions: DatasetAttributions, config: AnalysisConfig, seed: int, model: str
+) -> dict[str, Any]:
+    """Clarify's analysis.json content, with explainops' run details under ``explainops``."""
+    kernel_shap = {
+        label: {
+            "global_shap_values": values,
+            "expected_value": float(expected),
+        }
+        for (label, values), expected in zip(
+            attributions.by_output().items(), attributions.expected_values, strict=True
+        )
+    }
+    return {
+        "version": config.version or "1.0",
+        "explanations": {"kernel_shap": kernel_shap},
+        "explainops": {
+            "version": __version__,
+            "model": model,
+            "explainer": attributions.explainer,
+            "agg_method": config.shap.agg_method,
+            "num_samples": config.shap.num_samples,
+            "use_logit": config.shap.use_logit,
+            "seed": seed,
+            "n_samples": attributions.n_samples,
+            "max_additivity_error": attributions.max_additivity_error,
+        },
+    }

@@ -1,0 +1,62 @@
+"""AttributionBaselineJob: explain reference data and record a drift baseline file."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Literal
+
+from explainops.drift.baseline_file import baseline_document, file_fingerprint
+from explainops.io.datasets import write_json
+from explainops.jobs.base import Locals
+from explainops.jobs.model_job import ModelJob
+
+logger = logging.getLogger(__name__)
+
+
+class AttributionBaselineJob(ModelJob):
+    """Explain a reference data set and record its global attributions as a drift baseline.
+
+    Args:
+        inputs_samples: reader of the reference data (training data or a trusted window).
+        baseline_path: where the baseline JSON file is written (local path or fsspec URI).
+
+    The model, explainer, schema and labels are ``ModelJob``'s fields; the file's format is
+    ``explainops.drift.baseline_file``'s.
+
+    """
+
+    KIND: Literal["AttributionBaselineJob"] = "AttributionBaselineJob"
+    baseline_path: str
+
+    def output_paths(self) -> dict[str, str]:
+        """The baseline file."""
+        return {"baseline": self.baseline_path}
+
+    def run(self) -> Locals:
+        """Resolve, load, explain the reference data, write the baseline, notify."""
+        started = time.perf_counter()
+        self.check_outputs()
+        version = self.resolve_version()
+        model = self.load_model(version)
+        logger.info("explain the reference data %s", self.inputs_samples.path)
+        attributions = self.explain_samples(version, model)
+        for label, values in attributions.by_output().items():
+            if not any(values.values()):
+                logger.warning("baseline: every attribution of %s is zero", label)
+        document = baseline_document(
+            attributions,
+            self.explainer,
+            model=self.model_name(version),
+            version=version,
+            data={
+                "path": self.inputs_samples.path,
+                "n_samples": attributions.n_samples,
+                "sha256": file_fingerprint(self.inputs_samples.path),
+            },
+        )
+        logger.info("write the baseline to %s", self.baseline_path)
+        write_json(self.baseline_path, document)
+        notification = self.completion_notification(version, attributions, started)
+        self.alerts.notify(notification)
+        return locals()

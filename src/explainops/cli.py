@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from explainops import __version__
 from explainops.config import load_raw_config, validate_model
 from explainops.core.redaction import RedactingFilter, masked_config, redact
 from explainops.errors import ConfigError, ExplainOpsError
 from explainops.services import progress
+from explainops.version import __version__
 
 logger = logging.getLogger("explainops")
 

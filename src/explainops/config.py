@@ -7,9 +7,10 @@ nothing in a configuration executes code.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +18,55 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
-from explainops.core.component import validate_model, validation_message
+from explainops.core.component import (
+    MLFLOW_URI_FORMAT,
+    PATH_FORMAT,
+    validate_model,
+    validation_message,
+)
 from explainops.core.redaction import register_secret
 from explainops.errors import ConfigError
 
-# Keys whose string values are local paths (or URIs) to resolve against the config's folder.
-_PATH_KEYS = frozenset(
-    {
-        "path",
-        "baseline",
-        "history_path",
-        "baseline_path",
-        "output_dir",
-        "analysis_config",
-        "dataset",
-        "violations_path",
-    }
-)
-_URI_KEYS = frozenset({"tracking_uri", "registry_uri"})
+
+@functools.cache
+def path_keys() -> tuple[frozenset[str], frozenset[str]]:
+    """The config keys that hold paths, and those that hold MLflow URIs.
+
+    Read from the job schemas: a field declares itself a path by its type (``PathText``,
+    ``MlflowUri`` in ``explainops.core.component``). The loader resolves relative paths before
+    validation, file by file, so it goes by the key's name.
+    """
+    from explainops.jobs import JobConfig
+
+    paths: set[str] = set()
+    uris: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for name, field in node.get("properties", {}).items():
+                formats = _formats(field)
+                if PATH_FORMAT in formats:
+                    paths.add(name)
+                if MLFLOW_URI_FORMAT in formats:
+                    uris.add(name)
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(JobConfig.model_json_schema())
+    return frozenset(paths), frozenset(uris)
+
+
+def _formats(field: Any) -> set[str]:
+    if not isinstance(field, dict):
+        return set()
+    found = {field["format"]} if isinstance(field.get("format"), str) else set()
+    for key in ("anyOf", "oneOf", "allOf"):
+        for member in field.get(key, []):
+            found |= _formats(member)
+    return found
 
 
 def resolve_relative_paths(node: Any, folder: Path) -> Any:
@@ -49,9 +81,10 @@ def resolve_relative_paths(node: Any, folder: Path) -> Any:
 def _resolve_value(key: Any, value: Any, folder: Path) -> Any:
     if not isinstance(value, str) or "${" in value:
         return resolve_relative_paths(value, folder)
-    if key in _PATH_KEYS and "://" not in value and not Path(value).is_absolute():
+    path_fields, uri_fields = path_keys()
+    if key in path_fields and "://" not in value and not Path(value).is_absolute():
         return str((folder / value).resolve())
-    if key in _URI_KEYS and value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+    if key in uri_fields and value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
         return "sqlite:///" + str((folder / value.removeprefix("sqlite:///")).resolve())
     return value
 
@@ -79,6 +112,15 @@ def load_raw_config(paths: Sequence[str | Path], overrides: Sequence[str] = ()) 
                 f"{path}: expected a mapping at the top level, got {type(loaded).__name__}"
             )
         merged = merge_configs(merged, resolve_relative_paths(loaded, path.parent.resolve()))
+    return resolve_config(merged, overrides)
+
+
+def resolve_config(config: Mapping[str, Any], overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Apply ``dotted.key=value`` overrides to a configuration, then resolve its references.
+
+    The values of ``${oc.env:NAME}`` references are registered as secrets.
+    """
+    merged: Any = dict(config)
     for override in overrides:
         if "=" not in override:
             raise ConfigError(f"--set {override!r}: expected dotted.key=value")

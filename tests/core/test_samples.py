@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explainops.core.samples import first_batch, scan_samples
+from explainops.core.schemas import ColumnSchema, InputSchema
 from explainops.errors import InputError
 from explainops.io.datasets import CsvReader, ParquetReader
-from explainops.core.schemas import ColumnSchema, InputSchema
-from explainops.core.samples import first_batch, scan_samples
 
 SCHEMA = InputSchema(columns={"a": ColumnSchema(), "b": ColumnSchema(dtype="integer")})
 
@@ -60,4 +60,10 @@ def test_unique_integer_ids_pass_and_hash_collisions_are_not_duplicates(tmp_path
 def test_first_batch_is_validated(tmp_path: Path) -> None:
     reader = _csv(tmp_path, "id,a,b\nx,1,1\ny,oops,2\n")
     with pytest.raises(InputError, match=r"row 1, column 'a': expected float64"):
+        first_batch(reader, SCHEMA)
+
+
+def test_the_first_batch_check_refuses_repeated_ids_too(tmp_path: Path) -> None:
+    reader = _csv(tmp_path, "id,a,b\nx,1,1\nx,2,2\n")
+    with pytest.raises(InputError, match=r"1 id\(s\) repeat: 'x' \(rows 0, 1\)"):
         first_batch(reader, SCHEMA)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from explainops.errors import InputError
 from explainops.core.schemas import ColumnSchema, InputSchema, raise_for_violations, validate_batch
+from explainops.errors import InputError
 
 
 def test_every_violation_is_collected_with_row_column_and_reason() -> None:

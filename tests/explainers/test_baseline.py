@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from explainops.errors import InputError
-from explainops.explainers import kmeans_baseline, resolve_baseline
+from explainops.explainers import kmeans_baseline
+from explainops.explainers.baseline import resolve_baseline
 from explainops.explainers.inputs import as_feature_table
 
 

@@ -10,12 +10,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from explainops.errors import ExplainerError
-from explainops.explainers import (
-    ExactExplainer,
-    KernelExplainer,
-    default_num_samples,
-    kernel_design,
-)
+from explainops.explainers import ExactExplainer, KernelExplainer
+from explainops.explainers.kernel import default_num_samples, kernel_design
 
 from .brute_force import shapley_table
 from .conftest import baselines

@@ -23,11 +23,11 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from explainops.core.explainer_settings import KernelExplainerSettings
+from explainops.core.pipeline import explain_dataset
 from explainops.errors import ConfigError, EndpointError
 from explainops.explainers import KernelExplainer, kernel
 from explainops.io.datasets import CsvReader
 from explainops.io.endpoints import EndpointLoader, display_url, encode_rows
-from explainops.core.pipeline import explain_dataset
 from explainops.testing.model_server import ModelServer, ScheduledFault
 
 FEATURES = ["feature_1", "feature_2", "feature_3"]

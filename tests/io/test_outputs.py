@@ -70,3 +70,9 @@ def test_json_outputs_refuse_unserialisable_values_naming_the_file(tmp_path: Pat
     with pytest.raises(WriteError, match=r"analysis.json: cannot write as JSON"):
         write_json(str(path), {"value": object()})
     assert path.read_text() == "previous\n", "the previous file is kept"
+
+
+def test_a_folder_that_cannot_be_created_is_named_before_any_work() -> None:
+    # /proc refuses new folders, even to root (tests may run as root, so chmod would not do)
+    with pytest.raises(WriteError, match=r"cannot create a folder in /proc"):
+        check_output_path("/proc/explainops-test/out/samples.parquet")

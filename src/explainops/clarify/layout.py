@@ -6,11 +6,11 @@ from typing import Any
 
 import pandas as pd
 
-from explainops import __version__
 from explainops.clarify.analysis_config import AnalysisConfig, ShapMethod
 from explainops.core.explainer_settings import KernelExplainerSettings
 from explainops.core.pipeline import DatasetAttributions
 from explainops.explainers import Explanation
+from explainops.version import __version__
 
 ANALYSIS_FILE = "analysis.json"
 LOCAL_VALUES_FILE = "explanations_shap/out.csv"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 
 from explainops.errors import ConfigError
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+# A field that holds a local path or URI: a relative path in a configuration file is resolved
+# against that file's folder (the loader finds these fields by their schema's ``format``).
+PATH_FORMAT = "path"
+PathText = Annotated[str, pydantic.Field(json_schema_extra={"format": PATH_FORMAT})]
+# An MLflow tracking or registry URI: a relative ``sqlite:///`` path is resolved the same way.
+MLFLOW_URI_FORMAT = "mlflow-uri"
+MlflowUri = Annotated[str, pydantic.Field(json_schema_extra={"format": MLFLOW_URI_FORMAT})]
 
 
 class Component(pydantic.BaseModel):

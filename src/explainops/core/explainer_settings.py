@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 import pydantic
 
-from explainops.core.component import Component
+from explainops.core.component import Component, PathText
 from explainops.core.model import LoadedModel
 from explainops.errors import ExplainerError
 from explainops.explainers import ExactExplainer, Explanation, KernelExplainer, TreeExplainer
@@ -57,7 +57,7 @@ class ExplainerSettings(Component, abc.ABC):
     """
 
     KIND: str
-    baseline: BaselineRows | str | None = None
+    baseline: BaselineRows | PathText | None = None
     num_clusters: Annotated[int, pydantic.Field(ge=1)] | None = None
     agg_method: AggMethod = "mean_abs"
     use_logit: bool = False

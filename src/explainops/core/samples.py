@@ -89,6 +89,13 @@ def validated_batches(reader: SampleSource, schema: InputSchema | None) -> Itera
 def first_batch(reader: SampleSource, schema: InputSchema | None) -> pd.DataFrame:
     """The first batch, validated: what ``explainops validate`` checks of the samples."""
     for batch in validated_batches(reader, schema):
+        if reader.id_column is not None:
+            ids = batch[reader.id_column]
+            repeated = ids[ids.duplicated(keep=False)]
+            rows_of: dict[Any, list[int]] = defaultdict(list)
+            for row, sample_id in zip(repeated.index.tolist(), repeated.tolist(), strict=True):
+                rows_of[sample_id].append(row)
+            _raise_for_repeated(reader, rows_of)
         return batch
     raise InputError(f"{reader.path}: no rows to explain")
 
@@ -147,6 +154,11 @@ def _raise_for_duplicate_ids(reader: SampleSource, hashes: npt.NDArray[np.uint64
         suspects = ids[np.isin(_hashes(ids), repeated)]
         for row, sample_id in zip(suspects.index.tolist(), suspects.tolist(), strict=True):
             rows_of[sample_id].append(row)
+    _raise_for_repeated(reader, rows_of)
+
+
+def _raise_for_repeated(reader: SampleSource, rows_of: dict[Any, list[int]]) -> None:
+    """Refuse the ids found on more than one row, naming the first few and their rows."""
     duplicates = {key: rows for key, rows in rows_of.items() if len(rows) > 1}
     if not duplicates:
         return

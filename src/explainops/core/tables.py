@@ -14,7 +14,6 @@ from explainops.explainers import Explanation
 
 FloatArray = npt.NDArray[np.float64]
 SAMPLE_COLUMNS = ("sample_id", "label", "prediction", "base_value")
-STDERR_SUFFIX = "_stderr"
 
 
 def check_feature_names(feature_names: Sequence[str]) -> None:
@@ -30,22 +29,9 @@ def sample_explanations_table(explanation: Explanation, sample_ids: Sequence[Any
     """One row per (sample, label): sample_id, label, prediction, base_value, one column a feature.
 
     Standard errors, when the explainer estimated them, follow as ``<feature>_stderr`` columns.
+    The table is :meth:`Explanation.to_frame`'s, the one implementation.
     """
-    n_samples, n_outputs, n_features = explanation.values.shape
-    columns: dict[str, Any] = {
-        "sample_id": np.repeat(np.asarray(sample_ids), n_outputs),
-        "label": np.tile(np.asarray(explanation.output_names, dtype=object), n_samples),
-        "prediction": explanation.predictions.reshape(-1),
-        "base_value": np.tile(explanation.base_values, n_samples),
-    }
-    flat_values = explanation.values.reshape(n_samples * n_outputs, n_features)
-    for index, feature in enumerate(explanation.feature_names):
-        columns[feature] = flat_values[:, index]
-    if explanation.standard_errors is not None:
-        flat_errors = explanation.standard_errors.reshape(n_samples * n_outputs, n_features)
-        for index, feature in enumerate(explanation.feature_names):
-            columns[feature + STDERR_SUFFIX] = flat_errors[:, index]
-    return pd.DataFrame(columns)
+    return explanation.to_frame(sample_ids)
 
 
 def model_explanations_table(

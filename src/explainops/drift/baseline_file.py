@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from explainops import __version__
 from explainops.core.explainer_settings import ExplainerKind, ExplainerSettings
 from explainops.core.pipeline import (
     Background,
@@ -32,6 +31,7 @@ from explainops.core.samples import SampleScan
 from explainops.errors import InputError
 from explainops.io.datasets import read_json
 from explainops.io.registries import ModelVersion
+from explainops.version import __version__
 
 logger = logging.getLogger(__name__)
 

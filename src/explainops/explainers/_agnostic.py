@@ -1,4 +1,4 @@
-"""What the model-agnostic explainers (Exact, Kernel) share: inputs, baseline, names, outputs."""
+"""What the model-agnostic explainers (Exact, Kernel) share: the value function v(S), its ends."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from explainops.errors import ExplainerError
-from explainops.explainers.baseline import resolve_baseline
+from explainops.explainers.base import Explainer
 from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE, ValueFunction
 from explainops.explainers.explanation import Explanation
 from explainops.explainers.inputs import (
     FeatureTable,
     PredictFunction,
-    as_feature_table,
-    default_output_names,
     model_output_function,
 )
 from explainops.explainers.link import apply_link
@@ -69,11 +67,15 @@ class ExplanationProblem:
             feature_names=self.samples.feature_names,
             output_names=self.output_names,
             standard_errors=standard_errors,
+            data=self.samples.values,
         )
 
 
-class ModelAgnosticExplainer:
-    """Base of explainers that only call the model's predict function."""
+class ModelAgnosticExplainer(Explainer):
+    """Base of the explainers that only call the model's predict function (Exact, Kernel).
+
+    Takes the settings of :class:`Explainer` and ``batch_size``: the rows per model call.
+    """
 
     def __init__(
         self,
@@ -89,23 +91,21 @@ class ModelAgnosticExplainer:
     ) -> None:
         if batch_size < 1:
             raise ExplainerError(f"batch_size must be >= 1, got {batch_size}")
-        self.baseline = baseline
-        self.baseline_weights = baseline_weights
-        self.use_logit = use_logit
-        self.num_clusters = num_clusters
-        self.seed = seed
+        super().__init__(
+            baseline,
+            baseline_weights,
+            use_logit=use_logit,
+            num_clusters=num_clusters,
+            seed=seed,
+            feature_names=feature_names,
+            output_names=output_names,
+        )
         self.batch_size = batch_size
-        self.feature_names = tuple(feature_names) if feature_names is not None else None
-        self.output_names = tuple(output_names) if output_names is not None else None
 
     def problem(self, model: PredictFunction, samples: Any) -> ExplanationProblem:
         """Validate the inputs and compute the end points v(empty) and v(all) for every output."""
-        table = as_feature_table(samples, self.feature_names)
-        if table.values.shape[0] == 0:
-            raise ExplainerError("no samples to explain")
-        baseline = resolve_baseline(
-            self.baseline, self.baseline_weights, table, self.num_clusters, self.seed
-        )
+        table = self._samples_table(samples)
+        baseline = self._resolve_baseline(table)
         value_function = ValueFunction(
             model_output_function(model, table), baseline, self.batch_size
         )
@@ -125,13 +125,3 @@ class ModelAgnosticExplainer:
             use_logit=self.use_logit,
             sample_labels=labels,
         )
-
-    def _output_names(self, n_outputs: int) -> tuple[str, ...]:
-        if self.output_names is None:
-            return default_output_names(n_outputs)
-        if len(self.output_names) != n_outputs:
-            raise ExplainerError(
-                f"{len(self.output_names)} output names {list(self.output_names)} "
-                f"for a model with {n_outputs} outputs"
-            )
-        return self.output_names

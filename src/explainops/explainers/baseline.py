@@ -84,13 +84,43 @@ def normalised_weights(weights: Any | None, n_rows: int) -> FloatArray:
 def kmeans_baseline(
     samples: FeatureTable, num_clusters: int | None = None, seed: int | None = 0
 ) -> Baseline:
-    """Summarise samples by k-means centres weighted by cluster size.
+    """Summarise samples by k-means centres weighted by cluster size, as SageMaker Clarify does.
 
     Numeric columns are standardised before clustering and summarised by their cluster mean;
     categorical (non-numeric) columns are one-hot encoded for clustering and summarised by their
     cluster mode (a k-prototypes-style summary). With ``num_clusters`` unset, k is the elbow of the
     inertia curve between 1 and 12: clusters are added while each removes at least 2% of the
     one-cluster inertia.
+
+    Parameters
+    ----------
+    samples : FeatureTable
+        The rows to summarise (see ``explainops.explainers.inputs.as_feature_table``).
+    num_clusters : int, default=None
+        Number of clusters (at most the number of distinct rows); None: the elbow, 1 to 12.
+    seed : int or None, default=0
+        Seed of the clustering and of the subset of rows it runs on for large inputs.
+
+    Returns
+    -------
+    Baseline
+        ``table`` of c centre rows (c, d) in the samples' features and dtypes, and ``weights``
+        (c,): each cluster's share of the rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explainops.explainers import kmeans_baseline
+    >>> from explainops.explainers.inputs import as_feature_table
+    >>> rows = np.array([[0.0, 0.0], [0.0, 2.0], [1.0, 1.0], [10.0, 10.0]])
+    >>> baseline = kmeans_baseline(as_feature_table(rows), num_clusters=2)
+    >>> order = np.argsort(baseline.weights)
+    >>> print(np.round(baseline.table.values[order], 3))
+    [[10.    10.   ]
+     [ 0.333  1.   ]]
+    >>> print(baseline.weights[order])
+    [0.25 0.75]
+
     """
     rows = samples.values
     if rows.shape[0] == 0:

@@ -11,7 +11,6 @@ internal frame of masked rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +61,6 @@ class ValueFunction:
     model_outputs: ModelOutputFunction
     baseline: Baseline
     batch_size: int = DEFAULT_BATCH_SIZE
-    on_rows: Callable[[int], None] | None = None
 
     def predict(
         self, rows: npt.NDArray[Any], sample_labels: npt.NDArray[Any] | None = None
@@ -141,6 +139,4 @@ class ValueFunction:
             outputs = self.model_outputs(rows)
         finally:
             MODEL_CALL_ROWS.reset(token)
-        if self.on_rows is not None:
-            self.on_rows(rows.shape[0])
         return outputs

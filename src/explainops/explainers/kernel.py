@@ -8,6 +8,7 @@ are batched or partitioned.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from math import ceil, comb
@@ -18,6 +19,7 @@ import numpy.typing as npt
 
 from explainops.errors import ExplainerError
 from explainops.explainers._agnostic import ExplanationProblem, ModelAgnosticExplainer
+from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE
 from explainops.explainers.exact import all_coalitions
 from explainops.explainers.explanation import Explanation
 from explainops.explainers.inputs import PredictFunction
@@ -33,7 +35,15 @@ _MAX_DRAWS_PER_COALITION = 20
 
 
 def default_num_samples(n_features: int) -> int:
-    """Clarify's and shap's default budget: min(2d + 2048, 2^d - 2) coalitions."""
+    """Clarify's and shap's default budget: min(2d + 2048, 2^d - 2) coalitions.
+
+    Examples
+    --------
+    >>> from explainops.explainers.kernel import default_num_samples
+    >>> default_num_samples(3), default_num_samples(20)
+    (6, 2088)
+
+    """
     return int(min(2 * n_features + 2048, 2**n_features - 2))
 
 
@@ -41,12 +51,17 @@ def default_num_samples(n_features: int) -> int:
 class KernelDesign:
     """Coalitions to evaluate, their regression weights, and the sampled draws among them.
 
-    Attributes:
-        masks: (c, d) distinct coalitions, never empty or full.
-        weights: (c,) Shapley-kernel regression weights, summing to one.
-        draws: (N, 2) indices into masks of each sampled (coalition, complement) pair; empty
-            when every coalition was enumerated rather than sampled.
-        counts: (c,) how often each coalition occurs among the draws (0 for enumerated ones).
+    Attributes
+    ----------
+    masks : ndarray of bool, shape (c, d)
+        Distinct coalitions, never empty or full.
+    weights : ndarray of shape (c,)
+        Shapley-kernel regression weights, summing to one.
+    draws : ndarray of int, shape (N, 2)
+        Indices into masks of each sampled (coalition, complement) pair; empty when every
+        coalition was enumerated rather than sampled.
+    counts : ndarray of shape (c,)
+        How often each coalition occurs among the draws (0 for enumerated ones).
 
     """
 
@@ -70,6 +85,28 @@ def kernel_design(n_features: int, num_samples: int, seed: int | None) -> Kernel
     the budget allows, and the rest of the kernel mass is covered by paired sampling: a coalition
     of a size drawn by kernel weight and its complement, duplicates evaluated once and weighted by
     their count.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of features d.
+    num_samples : int
+        Budget of distinct coalitions to evaluate.
+    seed : int or None
+        Seed of the sampling (unused when every coalition is enumerated).
+
+    Returns
+    -------
+    KernelDesign
+        ``masks`` (c, d), ``weights`` (c,), ``draws`` (N, 2) and ``counts`` (c,).
+
+    Examples
+    --------
+    >>> from explainops.explainers.kernel import kernel_design
+    >>> design = kernel_design(n_features=3, num_samples=6, seed=0)
+    >>> design.masks.shape, design.is_exact
+    ((6, 3), True)
+
     """
     if n_features < 1:
         raise ExplainerError("KernelExplainer needs at least one feature")
@@ -244,23 +281,94 @@ class KernelSolver:
 class KernelExplainer(ModelAgnosticExplainer):
     """Kernel SHAP with a seed-determined, paired coalition design and a closed-form solve.
 
-    Args:
-        baseline: (m, d) background rows (array or DataFrame); None for a k-means summary.
-        baseline_weights: optional (m,) non-negative weights of the baseline rows.
-        num_samples: coalitions per sample (default min(2d + 2048, 2^d - 2)); a budget covering
-            all 2^d - 2 coalitions gives exact Shapley values.
-        use_logit: explain log-odds: link applied to the expected prediction, as shap does.
-        seed: seed of the coalition design (and of the k-means summary).
-        num_clusters: clusters of the k-means summary when no baseline is given (None: automatic).
-        batch_size: rows per model call (default 20,000).
-        feature_names, output_names: names to report (default column_i, label_j).
+    The Shapley values are the solution of a weighted linear regression of v(S) on the coalition
+    indicators, with Shapley-kernel weights and the efficiency constraint (Lundberg & Lee, 2017).
+    A budget of ``num_samples`` coalitions covering all 2^d - 2 proper ones is enumerated and
+    gives exact Shapley values; a smaller one enumerates the sizes of largest kernel weight and
+    samples the rest in (coalition, complement) pairs. The design depends only on (d,
+    ``num_samples``, ``seed``), so results do not depend on how the samples are batched.
 
-    The explanation's ``standard_errors`` estimate each value's sampling error (zero when exact).
+    Parameters
+    ----------
+    baseline : array-like or DataFrame of shape (m, d), default=None
+        The background rows B. None: a k-means summary of the samples, weighted by cluster size.
+    baseline_weights : array-like of shape (m,), default=None
+        Non-negative weights of the baseline rows, normalised to sum to one; None: equal.
+    num_samples : int, default=None
+        Coalitions evaluated per sample; None: min(2d + 2048, 2^d - 2), as shap and Clarify.
+    use_logit : bool, default=False
+        Explain log-odds: the logit of the expected output, as shap's ``link="logit"``.
+    num_clusters : int, default=None
+        Clusters of the k-means summary when no baseline is given; None: chosen between 1 and 12.
+    seed : int or None, default=0
+        Seed of the coalition design and of the k-means summary.
+    batch_size : int, default=20_000
+        Rows per model call (results do not depend on it).
+    feature_names : sequence of str, default=None
+        The features to explain (a DataFrame's columns to select, or an array's column names).
+    output_names : sequence of str, default=None
+        Names of the model's outputs; None: ``label0``, ``label1``, ...
+
+    See Also
+    --------
+    ExactExplainer : the values from all 2^d coalitions, for few features.
+
+    Notes
+    -----
+    The explanation's ``standard_errors`` estimate each value's sampling error from the spread
+    of the sampled pairs (zero when every coalition was enumerated).
+
+    References
+    ----------
+    .. [1] S. M. Lundberg and S.-I. Lee, "A Unified Approach to Interpreting Model Predictions",
+       Advances in Neural Information Processing Systems 30, 2017.
+
+    Examples
+    --------
+    For a linear model f(x) = w . x + c the interventional SHAP value of feature j is
+    w_j (x_j - mean_b b_j), the baseline's mean taken with its weights:
+
+    >>> import numpy as np
+    >>> from explainops.explainers import KernelExplainer
+    >>> w = np.array([1.0, -2.0, 0.5])
+    >>> def model(rows):
+    ...     return rows @ w + 3.0
+    >>> baseline = np.array([[0.0, 0.0, 0.0], [2.0, 2.0, 2.0]])  # mean (1, 1, 1)
+    >>> samples = np.array([[3.0, 0.0, 2.0], [-1.0, 4.0, 5.0]])
+    >>> explanation = KernelExplainer(baseline, seed=0).explain(model, samples)
+    >>> explanation.values.shape  # (n, k, d)
+    (2, 1, 3)
+    >>> print(np.round(explanation.values[:, 0, :], 6))
+    [[ 2.   2.   0.5]
+     [-2.  -6.   2. ]]
+    >>> print(explanation.base_values, explanation.predictions[:, 0])
+    [2.5] [ 7.  -3.5]
 
     """
 
-    def __init__(self, *args: Any, num_samples: int | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        baseline: Any | None = None,
+        baseline_weights: Any | None = None,
+        *,
+        num_samples: int | None = None,
+        use_logit: bool = False,
+        num_clusters: int | None = None,
+        seed: int | None = 0,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        feature_names: Sequence[str] | None = None,
+        output_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(
+            baseline,
+            baseline_weights,
+            use_logit=use_logit,
+            num_clusters=num_clusters,
+            seed=seed,
+            batch_size=batch_size,
+            feature_names=feature_names,
+            output_names=output_names,
+        )
         if num_samples is not None and num_samples < 1:
             raise ExplainerError(f"num_samples must be >= 1, got {num_samples}")
         self.num_samples = num_samples
@@ -271,7 +379,12 @@ class KernelExplainer(ModelAgnosticExplainer):
         return kernel_design(n_features, budget, self.seed)
 
     def explain(self, model: PredictFunction, samples: Any) -> Explanation:
-        """Explain ``model`` (a predict callable (n, d) -> (n,) or (n, k)) on ``samples``."""
+        """Explain ``model``, a predict callable (n, d) -> (n,) or (n, k), on ``samples`` (n, d).
+
+        Returns an :class:`Explanation` with ``values`` (n, k, d), ``base_values`` (k,),
+        ``predictions`` (n, k), ``standard_errors`` (n, k, d) and the samples' values as
+        ``data`` (n, d).
+        """
         problem = self.problem(model, samples)
         design = self.design_for(problem.n_features)
         solver = KernelSolver.for_design(design)

@@ -7,12 +7,13 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from explainops.errors import ExplainerError
-from explainops.explainers import _compiled as kernel
-from explainops.explainers.baseline import resolve_baseline
+from explainops.explainers import _compiled as compiled
+from explainops.explainers.base import Explainer
 from explainops.explainers.explanation import Explanation
-from explainops.explainers.inputs import as_feature_table, default_output_names
+from explainops.explainers.inputs import FeatureTable
 from explainops.explainers.tree_models import TreeEnsemble, read_tree_ensemble
 
 FloatArray = npt.NDArray[np.float64]
@@ -59,23 +60,62 @@ def _transform(steps: list[Any], rows: Any) -> FloatArray:
     return np.asarray(rows, dtype=np.float64)
 
 
-class TreeExplainer:
-    """SHAP values of a tree ensemble's raw output, computed exactly from the trees.
+class TreeExplainer(Explainer):
+    """SHAP values of a tree ensemble's raw output, computed exactly from its trees.
 
     The raw output is the regression value, the class probabilities of a decision tree or forest,
     or the margin (log-odds) of a gradient-boosted classifier. With the default
     ``feature_perturbation="interventional"`` the values are interventional Shapley values against
-    the (weighted) baseline, identical to ExactExplainer's on the same raw output and baseline.
+    the (weighted) baseline (Lundberg et al., 2020), identical to ExactExplainer's on the same raw
+    output and baseline, in time linear in the number of baseline rows and trees.
     ``"tree_path_dependent"`` instead uses the library's own contributions (LightGBM, XGBoost),
     which condition on the training data's tree paths and need no baseline.
 
-    Args:
-        baseline: (m, d) background rows; None for a k-means summary of the samples.
-        baseline_weights: optional (m,) non-negative weights of the baseline rows.
-        feature_perturbation: "interventional" (default) or "tree_path_dependent".
-        use_logit: not supported (the raw output of boosted classifiers is already log-odds).
-        num_clusters, seed: k-means summary settings when no baseline is given.
-        feature_names, output_names: names to report (default column_i, label_j).
+    Supported models: scikit-learn decision trees, random forests, extra trees and gradient
+    boosting, LightGBM and XGBoost, bare or after column-wise preprocessing in an sklearn Pipeline
+    (scalers, SimpleImputer), so that attributions stay on the input columns.
+
+    Parameters
+    ----------
+    baseline : array-like or DataFrame of shape (m, d), default=None
+        The background rows B. None: a k-means summary of the samples, weighted by cluster size.
+    baseline_weights : array-like of shape (m,), default=None
+        Non-negative weights of the baseline rows, normalised to sum to one; None: equal.
+    feature_perturbation : {"interventional", "tree_path_dependent"}, default="interventional"
+        Interventional values against the baseline, or the library's path-dependent ones.
+    use_logit : bool, default=False
+        Not supported (True is refused): a boosted classifier's raw output is already log-odds.
+    num_clusters : int, default=None
+        Clusters of the k-means summary when no baseline is given; None: chosen between 1 and 12.
+    seed : int or None, default=0
+        Seed of the k-means summary.
+    feature_names : sequence of str, default=None
+        The features to explain (a DataFrame's columns to select, or an array's column names).
+    output_names : sequence of str, default=None
+        Names of the model's outputs; None: ``label0``, ``label1``, ...
+
+    References
+    ----------
+    .. [1] S. M. Lundberg, G. Erion, H. Chen, A. DeGrave, J. M. Prutkin, B. Nair, R. Katz,
+       J. Himmelfarb, N. Bansal and S.-I. Lee, "From local explanations to global understanding
+       with explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
+
+    Examples
+    --------
+    A regression tree that fits y = 2 x0 + x1 exactly is additive, so its interventional SHAP
+    values are 2 (x0 - mean_b b0) and (x1 - mean_b b1):
+
+    >>> import numpy as np
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from explainops.explainers import TreeExplainer
+    >>> features = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> target = 2 * features[:, 0] + features[:, 1]
+    >>> model = DecisionTreeRegressor(random_state=0).fit(features, target)
+    >>> explanation = TreeExplainer(baseline=features).explain(model, features[[3]])
+    >>> print(np.round(explanation.values, 6))  # (n, k, d) = (1, 1, 2)
+    [[[1.  0.5]]]
+    >>> print(explanation.base_values, explanation.predictions)
+    [1.5] [[3.]]
 
     """
 
@@ -102,21 +142,26 @@ class TreeExplainer:
                 "feature_perturbation must be 'interventional' or 'tree_path_dependent', "
                 f"got {feature_perturbation!r}"
             )
-        self.baseline = baseline
-        self.baseline_weights = baseline_weights
+        super().__init__(
+            baseline,
+            baseline_weights,
+            use_logit=False,
+            num_clusters=num_clusters,
+            seed=seed,
+            feature_names=feature_names,
+            output_names=output_names,
+        )
         self.feature_perturbation = feature_perturbation
-        self.num_clusters = num_clusters
-        self.seed = seed
-        self.feature_names = tuple(feature_names) if feature_names is not None else None
-        self.output_names = tuple(output_names) if output_names is not None else None
 
     def explain(self, model: Any, samples: Any) -> Explanation:
-        """Explain the native tree ``model`` (or a column-wise sklearn Pipeline) on ``samples``."""
-        table = as_feature_table(samples, self.feature_names)
+        """Explain a fitted tree ``model`` (or a column-wise sklearn Pipeline) on ``samples``.
+
+        Returns an :class:`Explanation` of the raw output with ``values`` (n, k, d),
+        ``base_values`` (k,), ``predictions`` (n, k) and the samples' values as ``data`` (n, d).
+        """
+        table = self._samples_table(samples)
         if not table.is_numeric:
             raise ExplainerError("TreeExplainer needs numeric features; use KernelExplainer")
-        if table.values.shape[0] == 0:
-            raise ExplainerError("no samples to explain")
         preprocessing, final = split_pipeline(model)
         ensemble = read_tree_ensemble(final)
         if ensemble.n_features != table.values.shape[1]:
@@ -128,9 +173,7 @@ class TreeExplainer:
         if self.feature_perturbation == "tree_path_dependent":
             values, base_values, predictions = self._path_dependent(ensemble, model_rows)
         else:
-            baseline = resolve_baseline(
-                self.baseline, self.baseline_weights, table, self.num_clusters, self.seed
-            )
+            baseline = self._resolve_baseline(table)
             baseline_rows = _transform(
                 preprocessing, self._model_input(baseline.table.values, table)
             )
@@ -143,14 +186,13 @@ class TreeExplainer:
             predictions=predictions,
             feature_names=table.feature_names,
             output_names=self._output_names(predictions.shape[1]),
+            data=table.values,
         )
 
     @staticmethod
-    def _model_input(rows: FloatArray, table: Any) -> Any:
+    def _model_input(rows: FloatArray, table: FeatureTable) -> Any:
         if table.dtypes is None:
             return rows
-        import pandas as pd
-
         return pd.DataFrame(rows, columns=list(table.feature_names))
 
     @staticmethod
@@ -181,13 +223,13 @@ class TreeExplainer:
             ensemble.leaf_values,
             ensemble.roots,
         )
-        sample_sums = kernel.ensemble_predict(samples, *trees)
-        background_sums = kernel.ensemble_predict(background, *trees)
+        sample_sums = compiled.ensemble_predict(samples, *trees)
+        background_sums = compiled.ensemble_predict(background, *trees)
         offset = _native_offset(
             ensemble, rows, baseline_rows, sample_sums, background_sums, weights
         )
         node_end = np.append(ensemble.roots[1:], ensemble.left.shape[0])
-        start, group_rows, group_weights = kernel.background_groups(
+        start, group_rows, group_weights = compiled.background_groups(
             background,
             weights,
             ensemble.left,
@@ -199,22 +241,13 @@ class TreeExplainer:
             ensemble.roots,
             node_end,
         )
-        coef_x, coef_b = kernel.path_coefficients(ensemble.max_depth)
-        values = kernel.interventional_values(
+        coef_x, coef_b = compiled.path_coefficients(ensemble.max_depth)
+        values = compiled.interventional_values(
             samples, background, start, group_rows, group_weights, *trees,
             ensemble.max_depth, coef_x, coef_b,
         )  # fmt: skip
         base_values = weights @ background_sums + offset
         return values, np.asarray(base_values, dtype=np.float64), sample_sums + offset
-
-    def _output_names(self, n_outputs: int) -> tuple[str, ...]:
-        if self.output_names is None:
-            return default_output_names(n_outputs)
-        if len(self.output_names) != n_outputs:
-            raise ExplainerError(
-                f"{len(self.output_names)} output names for a model with {n_outputs} outputs"
-            )
-        return self.output_names
 
 
 def _native_offset(

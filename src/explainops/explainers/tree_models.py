@@ -142,15 +142,6 @@ def read_tree_ensemble(model: Any) -> TreeEnsemble:
     )
 
 
-def is_supported_tree_model(model: Any) -> bool:
-    """Whether ``model`` is a tree ensemble TreeExplainer can read."""
-    try:
-        read_tree_ensemble(model)
-    except ExplainerError:
-        return False
-    return True
-
-
 # --- scikit-learn ---------------------------------------------------------------------------
 
 

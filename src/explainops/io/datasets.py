@@ -7,6 +7,7 @@ import contextlib
 import json
 import math
 import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 import pydantic
 from jmespath.exceptions import JMESPathError
 
-from explainops.core.component import Component
+from explainops.core.component import Component, PathText
 from explainops.errors import ExplainOpsError, InputError, WriteError
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -42,7 +43,7 @@ class Reader(Component, abc.ABC):
     """
 
     KIND: str
-    path: str
+    path: PathText
     limit: Annotated[int, pydantic.Field(ge=1)] | None = None
     batch_size: Annotated[int, pydantic.Field(ge=1)] = DEFAULT_BATCH_SIZE
     id_column: str | None = None
@@ -291,8 +292,17 @@ def check_output_path(path: str) -> None:
         folder = parent
     if folder and filesystem.exists(folder) and not filesystem.isdir(folder):
         raise WriteError(f"{path}: cannot write: {folder} is a file, not a folder")
-    if _is_local(filesystem) and folder and not os.access(folder, os.W_OK | os.X_OK):
-        raise WriteError(f"{path}: cannot write: folder {folder} is not writable")
+    if _is_local(filesystem) and folder:
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise WriteError(f"{path}: cannot write: folder {folder} is not writable")
+        if folder != os.path.dirname(target):  # folders to create: try one, leave nothing
+            try:
+                os.rmdir(tempfile.mkdtemp(prefix=".explainops-check-", dir=folder))
+            except OSError as error:
+                raise WriteError(
+                    f"{path}: cannot write: cannot create a folder in {folder}: "
+                    f"{error.strerror or error}"
+                ) from error
 
 
 def _is_local(filesystem: Any) -> bool:
@@ -389,7 +399,7 @@ class Writer(Component, abc.ABC):
     """
 
     KIND: str
-    path: str
+    path: PathText
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Sink]:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 import pydantic
 
-from explainops.core.component import Component
+from explainops.core.component import Component, MlflowUri
 from explainops.core.model import LoadedModel
 from explainops.core.redaction import mask_url
 from explainops.errors import ModelLoadError
@@ -286,8 +286,8 @@ class Registry(Component):
     """
 
     name: str
-    tracking_uri: str = pydantic.Field(default_factory=default_tracking_uri)
-    registry_uri: str | None = pydantic.Field(default_factory=default_registry_uri)
+    tracking_uri: MlflowUri = pydantic.Field(default_factory=default_tracking_uri)
+    registry_uri: MlflowUri | None = pydantic.Field(default_factory=default_registry_uri)
 
     @property
     def location(self) -> str:

@@ -7,7 +7,7 @@ import pydantic
 from explainops.core.component import Component
 from explainops.jobs.attribution_baseline import AttributionBaselineJob
 from explainops.jobs.attribution_drift import AttributionDriftJob
-from explainops.jobs.base import Job, Locals
+from explainops.jobs.base import Job, JobResult
 from explainops.jobs.clarify import ClarifyJob
 from explainops.jobs.explanations import ExplanationsJob
 
@@ -28,5 +28,5 @@ __all__ = [
     "Job",
     "JobConfig",
     "JobKind",
-    "Locals",
+    "JobResult",
 ]

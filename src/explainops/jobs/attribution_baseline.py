@@ -6,9 +6,10 @@ import logging
 import time
 from typing import Literal
 
+from explainops.core.component import PathText
 from explainops.drift.baseline_file import baseline_document, file_fingerprint
 from explainops.io.datasets import write_json
-from explainops.jobs.base import Locals
+from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
 
 logger = logging.getLogger(__name__)
@@ -27,13 +28,13 @@ class AttributionBaselineJob(ModelJob):
     """
 
     KIND: Literal["AttributionBaselineJob"] = "AttributionBaselineJob"
-    baseline_path: str
+    baseline_path: PathText
 
     def output_paths(self) -> dict[str, str]:
         """The baseline file."""
         return {"baseline": self.baseline_path}
 
-    def run(self) -> Locals:
+    def run(self) -> JobResult:
         """Resolve, load, explain the reference data, write the baseline, notify."""
         started = time.perf_counter()
         self.check_outputs()
@@ -59,4 +60,4 @@ class AttributionBaselineJob(ModelJob):
         write_json(self.baseline_path, document)
         notification = self.completion_notification(version, attributions, started)
         self.alerts.notify(notification)
-        return locals()
+        return JobResult(self.KIND, self.output_paths(), notification, attributions)

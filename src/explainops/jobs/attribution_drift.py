@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 import pydantic
 
+from explainops.core.component import PathText
 from explainops.drift.baseline_file import AttributionBaseline
 from explainops.drift.comparison import (
     compare_with_baseline,
@@ -20,7 +21,7 @@ from explainops.drift.comparison import (
 from explainops.drift.history import append_history, history_layout
 from explainops.errors import ConfigError, DriftError
 from explainops.io.datasets import write_json
-from explainops.jobs.base import Locals
+from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,9 @@ class AttributionDriftJob(ModelJob):
     """
 
     KIND: Literal["AttributionDriftJob"] = "AttributionDriftJob"
-    baseline_path: str
-    violations_path: str
-    history_path: str
+    baseline_path: PathText
+    violations_path: PathText
+    history_path: PathText
     window_id: str | None = None
     threshold: Annotated[float, pydantic.Field(gt=0, le=1)] = 0.90
     top_k: Annotated[int, pydantic.Field(ge=1)] = 5
@@ -89,7 +90,7 @@ class AttributionDriftJob(ModelJob):
         features = len(baseline.features)
         return [f"baseline: {self.baseline_path} ({features} features)", *super().check()]
 
-    def run(self) -> Locals:
+    def run(self) -> JobResult:
         """Read the baseline, explain the window, compare, write, notify."""
         started = time.perf_counter()
         self.check_outputs()
@@ -145,4 +146,4 @@ class AttributionDriftJob(ModelJob):
             failure.notified = True
             raise failure
         self.alerts.notify(notification)
-        return locals()
+        return JobResult(self.KIND, notification.outputs, notification, attributions)

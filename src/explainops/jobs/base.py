@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import logging
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Annotated, Any
 
@@ -16,7 +17,35 @@ from explainops.services.alerts import AlerterKind, LogAlerter, Notification
 
 logger = logging.getLogger(__name__)
 
-Locals = dict[str, Any]
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished job returns: where its outputs are and what it notified.
+
+    Attributes:
+        job: the job's KIND.
+        outputs: every file written, by name.
+        notification: the completion notification (its figures, as sent to ``alerts``).
+        attributions: the global attributions the job computed.
+
+    """
+
+    job: str
+    outputs: dict[str, str]
+    notification: Notification
+    attributions: DatasetAttributions
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The notification's key figures: samples, duration, additivity, top features, ..."""
+        notification = self.notification
+        return {
+            "n_samples": notification.n_samples,
+            "duration_s": notification.duration_s,
+            "max_additivity_error": notification.max_additivity_error,
+            "top_features": notification.top_features,
+            **notification.metrics,
+        }
 
 
 class Job(Component, abc.ABC):
@@ -66,8 +95,8 @@ class Job(Component, abc.ABC):
         return self.check_outputs()
 
     @abc.abstractmethod
-    def run(self) -> Locals:
-        """Do the work; return the local variables for tests and notebooks."""
+    def run(self) -> JobResult:
+        """Do the work; return where the outputs are and what was notified."""
 
 
 def success_notification(

@@ -25,6 +25,7 @@ from explainops.clarify.layout import (
     output_paths,
 )
 from explainops.clarify.model import endpoint_loader, labelled, select_output
+from explainops.core.component import MlflowUri, PathText
 from explainops.core.model import LoadedModel
 from explainops.core.pipeline import explain_dataset
 from explainops.core.redaction import mask_url
@@ -33,7 +34,7 @@ from explainops.engines import EngineKind, LocalEngine
 from explainops.explainers import Explanation
 from explainops.io.datasets import CsvWriter, Reader, write_json
 from explainops.io.registries import default_tracking_uri, load_pyfunc, registered_version
-from explainops.jobs.base import Job, Locals, success_notification
+from explainops.jobs.base import Job, JobResult, success_notification
 from explainops.services.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -69,12 +70,12 @@ class ClarifyJob(Job):
     """
 
     KIND: Literal["ClarifyJob"] = "ClarifyJob"
-    analysis_config: str
-    dataset: str
-    output_dir: str
+    analysis_config: PathText
+    dataset: PathText
+    output_dir: PathText
     model_uri: str | None = None
     endpoint_url: str | None = None
-    tracking_uri: str = pydantic.Field(default_factory=default_tracking_uri)
+    tracking_uri: MlflowUri = pydantic.Field(default_factory=default_tracking_uri)
     dataset_type: DatasetType | None = None
     features_attribute: str | None = None
     probability_attribute: int | str | None = None
@@ -110,7 +111,7 @@ class ClarifyJob(Job):
             *self.check_outputs(output_paths(self.output_dir, config)),
         ]
 
-    def run(self) -> Locals:
+    def run(self) -> JobResult:
         """Read the config, load the model, explain the data set, write analysis.json."""
         started = time.perf_counter()
         logger.info("read analysis config %s", self.analysis_config)
@@ -157,7 +158,7 @@ class ClarifyJob(Job):
             outputs={"analysis": outputs["analysis"]},
         )
         self.alerts.notify(notification)
-        return locals()
+        return JobResult(self.KIND, outputs, notification, attributions)
 
     def _reader(self, config: AnalysisConfig, dataset_type: DatasetType, path: str) -> Reader:
         return dataset_reader(

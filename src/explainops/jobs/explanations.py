@@ -14,7 +14,7 @@ from explainops.core.tables import (
     sample_explanations_table,
 )
 from explainops.io.datasets import WriterKind
-from explainops.jobs.base import Locals
+from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class ExplanationsJob(ModelJob):
             "samples_explanations": self.samples_explanations.path,
         }
 
-    def run(self) -> Locals:
+    def run(self) -> JobResult:
         """Resolve, validate, load, explain, write, notify."""
         started = time.perf_counter()
         self.check_outputs()
@@ -74,4 +74,4 @@ class ExplanationsJob(ModelJob):
             logger.info("write sample explanations to %s", self.samples_explanations.path)
         notification = self.completion_notification(version, attributions, started)
         self.alerts.notify(notification)
-        return locals()
+        return JobResult(self.KIND, self.output_paths(), notification, attributions)

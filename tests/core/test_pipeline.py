@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from explainops.core.explainer_settings import KernelExplainerSettings
-from explainops.core.pipeline import numeric_as_float, resolve_baseline
+from explainops.core.pipeline import numeric_as_float, resolve_background
 from explainops.core.samples import SampleScan
 
 
@@ -15,7 +15,7 @@ def test_a_kmeans_baseline_of_integer_columns_keeps_the_fractions() -> None:
     samples = pd.DataFrame({"age": np.array([49, 50, 51, 50, 49, 50, 50], dtype=np.int64)})
     scan = SampleScan(len(samples), ["age"], samples)
     # when summarised by one cluster
-    frame, weights = resolve_baseline(KernelExplainerSettings(num_clusters=1), scan, None)
+    frame, weights = resolve_background(KernelExplainerSettings(num_clusters=1), scan, None)
     # then the baseline is the mean, in float, not the mean truncated to the column's dtype
     assert frame["age"].dtype == np.float64, frame.dtypes
     # The mean of 7 small integers is exact in float64 up to the last bit of the division.
@@ -27,7 +27,7 @@ def test_configured_baseline_rows_keep_their_fractions_in_integer_columns() -> N
     samples = pd.DataFrame({"age": np.array([40, 60], dtype=np.int64), "x": [0.0, 1.0]})
     scan = SampleScan(2, ["age", "x"], samples)
     settings = KernelExplainerSettings(baseline=[[49.5, 0.25]])
-    frame, _ = resolve_baseline(settings, scan, None)
+    frame, _ = resolve_background(settings, scan, None)
     assert frame.to_numpy().tolist() == [[49.5, 0.25]], frame
 
 

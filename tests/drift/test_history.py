@@ -74,7 +74,7 @@ def test_a_folder_history_reads_in_time_order_and_ignores_temporary_files(tmp_pa
     ("path", "message"),
     [
         ("s3://bucket/monitor/history.parquet", "object store"),
-        ("/tmp/history.txt", "use a .parquet or .csv file, or a folder"),
+        ("/tmp/history.xlsx", r"use a table file \(.csv, .txt, .parquet"),
     ],
 )
 def test_unsafe_or_unknown_history_paths_are_refused(path: str, message: str) -> None:

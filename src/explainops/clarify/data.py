@@ -7,7 +7,7 @@ non-numeric field), JSON Lines with a ``features`` JMESPath, Parquet.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast, get_args
 
 import fsspec
 import jmespath
@@ -17,13 +17,13 @@ from explainops.clarify.analysis_config import AnalysisConfig, DatasetType
 from explainops.core.explainer_settings import KernelExplainerSettings
 from explainops.core.pipeline import (
     Background,
-    checked_baseline,
+    checked_background,
     numeric_as_float,
-    resolve_baseline,
+    resolve_background,
 )
 from explainops.core.samples import SampleScan
 from explainops.errors import ConfigError, InputError
-from explainops.io.datasets import CsvReader, JsonLinesReader, ParquetReader, Reader
+from explainops.io.datasets import CsvReader, JsonLinesReader, ParquetReader, Reader, format_of
 
 BASELINE_FIELD = "methods.shap.baseline"
 
@@ -32,12 +32,10 @@ def dataset_type_of(path: str, chosen: DatasetType | None) -> DatasetType:
     """``chosen``, else the type the file's extension names (CSV when it names none)."""
     if chosen is not None:
         return chosen
-    lowered = path.lower()
-    if lowered.endswith((".parquet", ".pq")):
-        return "application/x-parquet"
-    if lowered.endswith((".jsonl", ".jsonlines", ".json")):
-        return "application/jsonlines"
-    return "text/csv"
+    found = format_of(path)
+    media_type = found.media_type if found is not None else "text/csv"
+    assert media_type in get_args(DatasetType), media_type
+    return cast(DatasetType, media_type)
 
 
 def dataset_reader(
@@ -80,7 +78,7 @@ def shap_background(
     dtypes = numeric_as_float(scan.reservoir[features]).dtypes.to_dict()
     baseline = config.shap.baseline
     if baseline is None:
-        return resolve_baseline(settings, scan, None)
+        return resolve_background(settings, scan, None)
     if isinstance(baseline, str):
         reader = dataset_reader(
             config,
@@ -92,7 +90,7 @@ def shap_background(
         frame = reader.read()
     else:
         frame = baseline_frame(baseline, features, features_attribute or config.features)
-    return checked_baseline(frame, features, dtypes, None, BASELINE_FIELD)
+    return checked_background(frame, features, dtypes, None, BASELINE_FIELD)
 
 
 def csv_column_names(path: str, headers: list[str] | None) -> list[str] | None:

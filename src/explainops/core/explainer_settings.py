@@ -52,7 +52,7 @@ class ExplainerSettings(Component, abc.ABC):
         agg_method: global aggregation, ``mean_abs`` | ``median`` | ``mean_sq``.
         use_logit: explain log-odds (link applied to the expected prediction).
         seed: seed of the coalition design and the k-means summary.
-        batch_size: rows per model call.
+        rows_per_model_call: rows per model call (``batch_size`` is accepted too).
 
     """
 
@@ -62,7 +62,12 @@ class ExplainerSettings(Component, abc.ABC):
     agg_method: AggMethod = "mean_abs"
     use_logit: bool = False
     seed: int = 0
-    batch_size: Annotated[int, pydantic.Field(ge=1)] = DEFAULT_BATCH_SIZE
+    rows_per_model_call: Annotated[
+        int,
+        pydantic.Field(
+            ge=1, validation_alias=pydantic.AliasChoices("rows_per_model_call", "batch_size")
+        ),
+    ] = DEFAULT_BATCH_SIZE
 
     @abc.abstractmethod
     def build(self, context: ExplainContext) -> tuple[str, ExplainFunction]:
@@ -72,7 +77,7 @@ class ExplainerSettings(Component, abc.ABC):
         return {
             "use_logit": self.use_logit,
             "seed": self.seed,
-            "batch_size": self.batch_size,
+            "batch_size": self.rows_per_model_call,
             "output_names": context.output_names,
         }
 
@@ -134,10 +139,14 @@ class TreeExplainerSettings(ExplainerSettings):
         return "TreeExplainer", lambda frame: explainer.explain(context.model.native, frame)
 
 
-class AutoExplainerSettings(KernelExplainerSettings):
-    """Tree where it explains the same output exactly, else Exact for few features, else Kernel."""
+class AutoExplainerSettings(ExplainerSettings):
+    """Tree where it explains the same output exactly, else Exact for few features, else Kernel.
 
-    KIND: Literal["AutoExplainer"] = "AutoExplainer"  # type: ignore[assignment]
+    ``num_samples`` is Kernel's, when Kernel is chosen.
+    """
+
+    KIND: Literal["AutoExplainer"] = "AutoExplainer"
+    num_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
     max_exact_features: Annotated[int, pydantic.Field(ge=1, le=16)] = 11
 
     def build(self, context: ExplainContext) -> tuple[str, ExplainFunction]:

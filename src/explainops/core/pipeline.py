@@ -186,7 +186,7 @@ def explain_dataset(
     check_feature_names(scan.feature_names)
     logger.info("validated %d samples with %d features", scan.n_rows, len(scan.feature_names))
     frame, weights = (
-        baseline(scan) if baseline else resolve_baseline(settings, scan, schema, read_table)
+        baseline(scan) if baseline else resolve_background(settings, scan, schema, read_table)
     )
     preview = numeric_as_float(scan.reservoir[scan.feature_names].head(8))
     names = tuple(output_names) if output_names else model.output_names(preview)
@@ -218,7 +218,7 @@ def explain_dataset(
     )
 
 
-def resolve_baseline(
+def resolve_background(
     settings: ExplainerSettings,
     scan: SampleScan,
     schema: InputSchema | None,
@@ -252,10 +252,10 @@ def resolve_baseline(
                 f"expected {len(features)} ({', '.join(features)})"
             )
         frame = pd.DataFrame(settings.baseline, columns=features)
-    return checked_baseline(frame, features, dtypes, schema)
+    return checked_background(frame, features, dtypes, schema)
 
 
-def checked_baseline(
+def checked_background(
     frame: pd.DataFrame,
     features: Sequence[str],
     dtypes: dict[Any, Any],

@@ -24,7 +24,7 @@ from explainops.core.explainer_settings import ExplainerKind, ExplainerSettings
 from explainops.core.pipeline import (
     Background,
     DatasetAttributions,
-    checked_baseline,
+    checked_background,
     numeric_as_float,
 )
 from explainops.core.samples import SampleScan
@@ -121,7 +121,7 @@ class AttributionBaseline:
                 f"{source}: features {scan.feature_names} differ from the baseline's "
                 f"{self.features} ({self.path})"
             )
-        frame, _ = checked_baseline(
+        frame, _ = checked_background(
             self.background,
             self.features,
             numeric_as_float(scan.reservoir[self.features]).dtypes.to_dict(),

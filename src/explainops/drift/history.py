@@ -6,8 +6,9 @@ lose another run's rows. Two layouts keep that promise:
 - a **folder** (``history_path`` ending in ``/`` or without a file extension): every run writes
   its rows to a file of its own in the folder, and readers take the union. Nothing is ever
   rewritten, so it holds on object stores (``s3://``), which have no locks.
-- a **file** (``.parquet``, ``.pq`` or ``.csv``) on a local filesystem: the run holds an exclusive
-  lock on the file's folder while it reads, appends and atomically replaces the table.
+- a **file** (``.parquet``, ``.csv``, ``.jsonl``: any table format) on a local filesystem: the
+  run holds an exclusive lock on the file's folder while it reads, appends and atomically
+  replaces the table.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import fsspec
 import pandas as pd
 
 from explainops.errors import ConfigError, InputError
-from explainops.io.datasets import CsvWriter, ParquetWriter
+from explainops.io.datasets import FILE_FORMATS, ParquetWriter, read_table, writer_for_path
 
 logger = logging.getLogger(__name__)
 
-TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
+TABLE_SUFFIXES = tuple(extension for known in FILE_FORMATS for extension in known.extensions)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -40,7 +41,8 @@ def history_layout(path: str) -> str:
         return "folder"
     if suffix not in TABLE_SUFFIXES:
         raise ConfigError(
-            f"history_path {path!r}: use a .parquet or .csv file, or a folder (ending in '/')"
+            f"history_path {path!r}: use a table file ({', '.join(TABLE_SUFFIXES)}) or a "
+            "folder (ending in '/')"
         )
     if "://" in path and not path.startswith("file://"):
         raise ConfigError(
@@ -74,8 +76,7 @@ def append_history(path: str, rows: pd.DataFrame, window_id: str) -> int:
             if previous is None
             else pd.concat([previous.astype(rows.dtypes.to_dict()), rows], ignore_index=True)
         )
-        writer = ParquetWriter(path=path) if path.lower().endswith((".parquet", ".pq")) else None
-        (writer or CsvWriter(path=path)).write(table)
+        writer_for_path(path).write(table)
     logger.info("append %d rows to the history %s (%d rows)", len(rows), path, len(table))
     return len(table)
 
@@ -84,9 +85,7 @@ def read_history(path: str) -> pd.DataFrame:
     """The whole history at ``path`` (a table file, or the union of a folder's files)."""
     try:
         if history_layout(path) == "file":
-            if path.lower().endswith(".csv"):
-                return pd.read_csv(path)
-            return pd.read_parquet(path)
+            return read_table(path)
         filesystem, folder = fsspec.core.url_to_fs(path.rstrip("/"))
         parts = sorted(part for part in filesystem.glob(f"{folder}/*.parquet") if "/." not in part)
         frames = [pd.read_parquet(part, filesystem=filesystem) for part in parts]

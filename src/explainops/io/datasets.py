@@ -11,6 +11,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Annotated, Any, Literal
 
 import fsspec
@@ -211,23 +212,6 @@ class JsonLinesReader(Reader):
 
 
 ReaderKind = CsvReader | ParquetReader | JsonLinesReader
-
-
-def reader_for_path(path: str, **options: Any) -> Reader:
-    """A reader chosen by the file's extension (.csv, .parquet/.pq, .jsonl/.json)."""
-    lowered = path.lower()
-    if lowered.endswith((".parquet", ".pq")):
-        return ParquetReader(path=path, **options)
-    if lowered.endswith((".jsonl", ".json", ".jsonlines")):
-        return JsonLinesReader(path=path, **options)
-    if lowered.endswith((".csv", ".txt")):
-        return CsvReader(path=path, **options)
-    raise InputError(f"{path}: unknown file type; expected .csv, .parquet or .jsonl")
-
-
-def read_table(path: str) -> pd.DataFrame:
-    """The whole table at ``path``, in the format its extension names (a baseline file)."""
-    return reader_for_path(path).read()
 
 
 def read_json(path: str, what: str, error: type[ExplainOpsError] = InputError) -> Any:
@@ -496,3 +480,85 @@ class JsonLinesWriter(Writer):
 
 
 WriterKind = CsvWriter | ParquetWriter | JsonLinesWriter
+
+
+# --- the file formats ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One file format: how it is named, recognised, read and written.
+
+    Attributes:
+        name: for messages (``CSV``).
+        media_type: its media type, as Clarify's ``dataset_type`` names it.
+        extensions: file name endings that select it, lower case.
+        reader: its Reader class.
+        writer: its Writer class.
+
+    """
+
+    name: str
+    media_type: str
+    extensions: tuple[str, ...]
+    reader: type[CsvReader] | type[ParquetReader] | type[JsonLinesReader]
+    writer: type[CsvWriter] | type[ParquetWriter] | type[JsonLinesWriter]
+
+
+# Every format explainops reads and writes: readers, writers, Clarify's data sets and the drift
+# history all choose from this one list.
+FILE_FORMATS = (
+    FileFormat("CSV", "text/csv", (".csv", ".txt"), CsvReader, CsvWriter),
+    FileFormat(
+        "Parquet", "application/x-parquet", (".parquet", ".pq"), ParquetReader, ParquetWriter
+    ),
+    FileFormat(
+        "JSON Lines",
+        "application/jsonlines",
+        (".jsonl", ".jsonlines", ".json"),
+        JsonLinesReader,
+        JsonLinesWriter,
+    ),
+)
+
+
+def format_of(path: str) -> FileFormat | None:
+    """The format a path's extension names, or None."""
+    lowered = path.lower()
+    return next((known for known in FILE_FORMATS if lowered.endswith(known.extensions)), None)
+
+
+def format_for_media_type(media_type: str) -> FileFormat:
+    """The format of a media type (``text/csv``, ``application/x-parquet``, ...)."""
+    for known in FILE_FORMATS:
+        if known.media_type == media_type:
+            return known
+    raise InputError(
+        f"unknown media type {media_type!r}; expected one of "
+        f"{', '.join(known.media_type for known in FILE_FORMATS)}"
+    )
+
+
+def _known_extensions() -> str:
+    return ", ".join(known.extensions[0] for known in FILE_FORMATS)
+
+
+def reader_for_path(path: str, **options: Any) -> Reader:
+    """A reader chosen by the file's extension."""
+    found = format_of(path)
+    if found is None:
+        raise InputError(f"{path}: unknown file type; expected {_known_extensions()}")
+    return found.reader(path=path, **options)
+
+
+def writer_for_path(path: str) -> Writer:
+    """A writer chosen by the file's extension."""
+    found = format_of(path)
+    if found is None:
+        raise WriteError(f"{path}: unknown file type; expected {_known_extensions()}")
+    return found.writer(path=path)
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """The whole table at ``path``, in the format its extension names (a baseline file)."""
+    return reader_for_path(path).read()

@@ -1,7 +1,7 @@
 """A model served over HTTP, spoken to in SageMaker Clarify's content types.
 
-Rows go to the endpoint in requests of ``batch_size`` rows, up to ``max_concurrency`` at a time,
-and come back in input order. Every response is checked against its request: a wrong number of
+Rows go to the endpoint in requests of ``rows_per_request`` rows, up to ``max_concurrency`` at a
+time, and come back in input order. Every response is checked against its request: a wrong number of
 rows, an unparsable body or a missing attribute is an ``EndpointError`` naming the request batch,
 never a silently shifted row. 5xx, 429, timeouts, dropped connections and truncated or broken
 responses are retried with exponential backoff.
@@ -95,7 +95,7 @@ class EndpointLoader(Loader):
         headers: extra request headers (use ``${oc.env:NAME}`` in YAML for secrets).
         headers_from_env: request headers read from environment variables at load time,
             ``{header name: variable name}``, e.g. ``{Authorization: ENDPOINT_TOKEN}``.
-        batch_size: rows per request.
+        rows_per_request: rows per request (``batch_size`` is accepted too).
         max_concurrency: requests in flight at once.
         timeout_s: seconds to wait for a response.
         max_retries: retries of a request after a 5xx, 429, timeout, dropped connection or
@@ -113,7 +113,12 @@ class EndpointLoader(Loader):
     label_headers: list[str] | None = None
     headers: dict[str, str] = pydantic.Field(default_factory=dict)
     headers_from_env: dict[str, str] = pydantic.Field(default_factory=dict)
-    batch_size: Annotated[int, pydantic.Field(ge=1)] = 1000
+    rows_per_request: Annotated[
+        int,
+        pydantic.Field(
+            ge=1, validation_alias=pydantic.AliasChoices("rows_per_request", "batch_size")
+        ),
+    ] = 1000
     max_concurrency: Annotated[int, pydantic.Field(ge=1, le=256)] = 4
     timeout_s: Annotated[float, pydantic.Field(gt=0)] = 30.0
     max_retries: Annotated[int, pydantic.Field(ge=0)] = 3
@@ -227,7 +232,7 @@ class EndpointClient:
 
     def predict(self, frame: pd.DataFrame) -> FloatArray:
         """Scores of every row of ``frame``, shape (n_rows, n_outputs), in row order."""
-        size = self.settings.batch_size
+        size = self.settings.rows_per_request
         # Read here: the pool's threads do not see this thread's context.
         call = MODEL_CALL_ROWS.get()
         batches = []

@@ -60,11 +60,12 @@ class ClarifyJob(Job):
         probability_attribute: which model output to explain: a column index, or a JMESPath
             into JSON Lines responses (default: ``predictor.probability``).
         headers_from_env: endpoint request headers from environment variables.
-        endpoint_batch_size: rows per endpoint request.
+        rows_per_request: rows per endpoint request (``endpoint_batch_size`` is accepted too).
         max_concurrency: endpoint requests in flight.
         timeout_s: endpoint response timeout.
-        max_retries: endpoint retries on 5xx, 429 and timeouts.
-        batch_size: rows explained per batch.
+        max_retries: endpoint retries on 5xx, 429, timeouts and broken responses.
+        backoff_s: first retry delay, doubled at each retry.
+        batch_size: rows read and explained per batch.
         engine: where batches are explained: ``LocalEngine`` or ``DaskEngine``.
 
     """
@@ -80,10 +81,17 @@ class ClarifyJob(Job):
     features_attribute: str | None = None
     probability_attribute: int | str | None = None
     headers_from_env: dict[str, str] = pydantic.Field(default_factory=dict)
-    endpoint_batch_size: Annotated[int, pydantic.Field(ge=1)] = 1000
+    rows_per_request: Annotated[
+        int,
+        pydantic.Field(
+            ge=1,
+            validation_alias=pydantic.AliasChoices("rows_per_request", "endpoint_batch_size"),
+        ),
+    ] = 1000
     max_concurrency: Annotated[int, pydantic.Field(ge=1)] = 4
     timeout_s: Annotated[float, pydantic.Field(gt=0)] = 30.0
     max_retries: Annotated[int, pydantic.Field(ge=0)] = 3
+    backoff_s: Annotated[float, pydantic.Field(ge=0)] = 0.5
     batch_size: Annotated[int, pydantic.Field(ge=1)] = 10_000
     engine: Annotated[EngineKind, pydantic.Field(discriminator="KIND")] = LocalEngine()
 
@@ -183,10 +191,11 @@ class ClarifyJob(Job):
                 self.endpoint_url,
                 attribute,
                 headers_from_env=self.headers_from_env,
-                batch_size=self.endpoint_batch_size,
+                rows_per_request=self.rows_per_request,
                 max_concurrency=self.max_concurrency,
                 timeout_s=self.timeout_s,
                 max_retries=self.max_retries,
+                backoff_s=self.backoff_s,
             )
             logger.info("load endpoint %s (%s)", self._model_name(), loader.content_type)
             return loader.load(None)

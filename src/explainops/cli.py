@@ -133,10 +133,13 @@ def _clarify_job_config(arguments: argparse.Namespace) -> dict[str, Any]:
         "probability_attribute": int(attribute) if attribute and attribute.isdigit() else attribute,
         "headers_from_env": headers,
         "tracking_uri": arguments.tracking_uri,
+    }
+    requests = {
         "max_concurrency": arguments.max_concurrency,
         "timeout_s": arguments.timeout,
         "max_retries": arguments.max_retries,
     }
+    job["requests"] = {key: value for key, value in requests.items() if value is not None}
     return {"job": {key: value for key, value in job.items() if value is not None}}
 
 

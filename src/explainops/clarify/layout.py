@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -10,7 +13,10 @@ from explainops.clarify.analysis_config import AnalysisConfig, ShapMethod
 from explainops.core.explainer_settings import KernelExplainerSettings
 from explainops.core.pipeline import DatasetAttributions
 from explainops.explainers import Explanation
+from explainops.io.datasets import CsvWriter
 from explainops.version import __version__
+
+logger = logging.getLogger(__name__)
 
 ANALYSIS_FILE = "analysis.json"
 LOCAL_VALUES_FILE = "explanations_shap/out.csv"
@@ -78,3 +84,16 @@ def analysis_document(
             "max_additivity_error": attributions.max_additivity_error,
         },
     }
+
+
+@contextlib.contextmanager
+def local_values_writer(
+    path: str | None,
+) -> Iterator[Callable[[Explanation, list[Any]], None] | None]:
+    """A function writing each batch's local values to ``path`` (None: not saved), atomically."""
+    if path is None:
+        yield None
+        return
+    logger.info("write local SHAP values to %s", path)
+    with CsvWriter(path=path).open() as sink:
+        yield lambda explanation, ids: sink.write(local_values_table(explanation))

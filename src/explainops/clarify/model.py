@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -11,35 +12,49 @@ import pydantic
 from explainops.clarify.analysis_config import AnalysisConfig, DatasetType
 from explainops.core.component import validation_message
 from explainops.core.model import LoadedModel
+from explainops.core.redaction import mask_url
 from explainops.errors import ConfigError
 from explainops.explainers.inputs import default_output_names
 from explainops.io.endpoints import EndpointLoader
+from explainops.io.registries import load_pyfunc, registered_version
+
+logger = logging.getLogger(__name__)
 
 
-def endpoint_loader(
+def endpoint_model(
     config: AnalysisConfig,
     dataset_type: DatasetType,
     url: str,
     attribute: int | str | None,
-    **limits: Any,
-) -> EndpointLoader:
-    """The ``predictor`` section as an EndpointLoader (``limits``: its request settings)."""
+    **settings: Any,
+) -> LoadedModel:
+    """The ``predictor`` section's endpoint (``settings``: headers and request limits)."""
     predictor = config.predictor_or_default
     options: dict[str, Any] = {}
     if predictor.content_template is not None:
         options["content_template"] = predictor.content_template
     try:
-        return EndpointLoader(
+        loader = EndpointLoader(
             url=url,
             content_type=predictor.content_type or dataset_type,
             accept_type=predictor.accept_type,
             probability_attribute=attribute,
             label_headers=None,
-            **limits,
+            **settings,
             **options,
         )
     except pydantic.ValidationError as error:
         raise ConfigError(f"predictor: {validation_message(error)}") from error
+    logger.info("load endpoint %s (%s)", mask_url(url), loader.content_type)
+    return loader.load(None)
+
+
+def registered_model(uri: str, tracking_uri: str, attribute: int | str | None) -> LoadedModel:
+    """An MLflow model explained in process (``models:/`` URIs resolved in the registry)."""
+    version = registered_version(uri, tracking_uri)
+    model_uri = version.uri if version else uri
+    logger.info("load %s", model_uri)
+    return select_output(load_pyfunc(model_uri, version), attribute, uri)
 
 
 def labelled(model: LoadedModel, label_headers: list[str] | None) -> LoadedModel:

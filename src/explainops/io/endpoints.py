@@ -42,6 +42,7 @@ import requests
 import urllib3.exceptions
 from jmespath.exceptions import JMESPathError
 
+from explainops.core.component import Component
 from explainops.core.model import LoadedModel
 from explainops.errors import ConfigError, EndpointError
 from explainops.explainers.coalitions import MODEL_CALL_ROWS, ModelCallRows
@@ -77,7 +78,32 @@ ANSWERED_TYPES = {
 }
 
 
-class EndpointLoader(Loader):
+class RequestLimits(Component):
+    """How rows go to an endpoint: request size, concurrency, patience.
+
+    Args:
+        rows_per_request: rows per request (``batch_size`` is accepted too).
+        max_concurrency: requests in flight at once.
+        timeout_s: seconds to wait for a response.
+        max_retries: retries of a request after a 5xx, 429, timeout, dropped connection or
+            truncated response.
+        backoff_s: first retry delay, doubled at each retry (a ``Retry-After`` header wins).
+
+    """
+
+    rows_per_request: Annotated[
+        int,
+        pydantic.Field(
+            ge=1, validation_alias=pydantic.AliasChoices("rows_per_request", "batch_size")
+        ),
+    ] = 1000
+    max_concurrency: Annotated[int, pydantic.Field(ge=1, le=256)] = 4
+    timeout_s: Annotated[float, pydantic.Field(gt=0)] = 30.0
+    max_retries: Annotated[int, pydantic.Field(ge=0)] = 3
+    backoff_s: Annotated[float, pydantic.Field(ge=0)] = 0.5
+
+
+class EndpointLoader(Loader, RequestLimits):
     """A model behind an HTTP endpoint (SageMaker-style ``POST`` of rows, scores back).
 
     Args:
@@ -95,12 +121,8 @@ class EndpointLoader(Loader):
         headers: extra request headers (use ``${oc.env:NAME}`` in YAML for secrets).
         headers_from_env: request headers read from environment variables at load time,
             ``{header name: variable name}``, e.g. ``{Authorization: ENDPOINT_TOKEN}``.
-        rows_per_request: rows per request (``batch_size`` is accepted too).
-        max_concurrency: requests in flight at once.
-        timeout_s: seconds to wait for a response.
-        max_retries: retries of a request after a 5xx, 429, timeout, dropped connection or
-            truncated response.
-        backoff_s: first retry delay, doubled at each retry (a ``Retry-After`` header wins).
+
+    and ``RequestLimits``' fields.
 
     """
 
@@ -113,16 +135,6 @@ class EndpointLoader(Loader):
     label_headers: list[str] | None = None
     headers: dict[str, str] = pydantic.Field(default_factory=dict)
     headers_from_env: dict[str, str] = pydantic.Field(default_factory=dict)
-    rows_per_request: Annotated[
-        int,
-        pydantic.Field(
-            ge=1, validation_alias=pydantic.AliasChoices("rows_per_request", "batch_size")
-        ),
-    ] = 1000
-    max_concurrency: Annotated[int, pydantic.Field(ge=1, le=256)] = 4
-    timeout_s: Annotated[float, pydantic.Field(gt=0)] = 30.0
-    max_retries: Annotated[int, pydantic.Field(ge=0)] = 3
-    backoff_s: Annotated[float, pydantic.Field(ge=0)] = 0.5
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> EndpointLoader:

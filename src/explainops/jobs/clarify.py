@@ -8,11 +8,9 @@ Kernel SHAP, and writes Clarify's output layout (``explainops.clarify.layout``):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import pydantic
 
@@ -21,19 +19,19 @@ from explainops.clarify.data import dataset_reader, dataset_type_of, shap_backgr
 from explainops.clarify.layout import (
     analysis_document,
     kernel_settings,
-    local_values_table,
+    local_values_writer,
     output_paths,
 )
-from explainops.clarify.model import endpoint_loader, labelled, select_output
+from explainops.clarify.model import endpoint_model, labelled, registered_model
 from explainops.core.component import MlflowUri, PathText
 from explainops.core.model import LoadedModel
 from explainops.core.pipeline import explain_dataset
 from explainops.core.redaction import mask_url
 from explainops.core.samples import first_batch
 from explainops.engines import EngineKind, LocalEngine
-from explainops.explainers import Explanation
-from explainops.io.datasets import CsvWriter, Reader, write_json
-from explainops.io.registries import default_tracking_uri, load_pyfunc, registered_version
+from explainops.io.datasets import Reader, write_json
+from explainops.io.endpoints import RequestLimits
+from explainops.io.registries import default_tracking_uri
 from explainops.jobs.base import Job, JobResult, success_notification
 from explainops.services.progress import Progress
 
@@ -60,11 +58,8 @@ class ClarifyJob(Job):
         probability_attribute: which model output to explain: a column index, or a JMESPath
             into JSON Lines responses (default: ``predictor.probability``).
         headers_from_env: endpoint request headers from environment variables.
-        rows_per_request: rows per endpoint request (``endpoint_batch_size`` is accepted too).
-        max_concurrency: endpoint requests in flight.
-        timeout_s: endpoint response timeout.
-        max_retries: endpoint retries on 5xx, 429, timeouts and broken responses.
-        backoff_s: first retry delay, doubled at each retry.
+        requests: how rows go to the endpoint (``RequestLimits``: rows per request,
+            concurrency, timeout, retries, backoff), as for an ``EndpointLoader``.
         batch_size: rows read and explained per batch.
         engine: where batches are explained: ``LocalEngine`` or ``DaskEngine``.
 
@@ -81,17 +76,7 @@ class ClarifyJob(Job):
     features_attribute: str | None = None
     probability_attribute: int | str | None = None
     headers_from_env: dict[str, str] = pydantic.Field(default_factory=dict)
-    rows_per_request: Annotated[
-        int,
-        pydantic.Field(
-            ge=1,
-            validation_alias=pydantic.AliasChoices("rows_per_request", "endpoint_batch_size"),
-        ),
-    ] = 1000
-    max_concurrency: Annotated[int, pydantic.Field(ge=1)] = 4
-    timeout_s: Annotated[float, pydantic.Field(gt=0)] = 30.0
-    max_retries: Annotated[int, pydantic.Field(ge=0)] = 3
-    backoff_s: Annotated[float, pydantic.Field(ge=0)] = 0.5
+    requests: RequestLimits = RequestLimits()
     batch_size: Annotated[int, pydantic.Field(ge=1)] = 10_000
     engine: Annotated[EngineKind, pydantic.Field(discriminator="KIND")] = LocalEngine()
 
@@ -134,7 +119,7 @@ class ClarifyJob(Job):
         )
         settings = kernel_settings(config.shap)
         with (
-            self._local_values_sink(outputs.get("local_values")) as write_local,
+            local_values_writer(outputs.get("local_values")) as write_local,
             self.engine.session() as engine,
         ):
             attributions = explain_dataset(
@@ -178,43 +163,22 @@ class ClarifyJob(Job):
         )
 
     def _model(self, config: AnalysisConfig, dataset_type: DatasetType) -> LoadedModel:
-        predictor = config.predictor_or_default
         attribute = (
             self.probability_attribute
             if self.probability_attribute is not None
-            else predictor.probability
+            else config.predictor_or_default.probability
         )
         if self.endpoint_url is not None:
-            loader = endpoint_loader(
+            return endpoint_model(
                 config,
                 dataset_type,
                 self.endpoint_url,
                 attribute,
                 headers_from_env=self.headers_from_env,
-                rows_per_request=self.rows_per_request,
-                max_concurrency=self.max_concurrency,
-                timeout_s=self.timeout_s,
-                max_retries=self.max_retries,
-                backoff_s=self.backoff_s,
+                **self.requests.model_dump(),
             )
-            logger.info("load endpoint %s (%s)", self._model_name(), loader.content_type)
-            return loader.load(None)
         assert self.model_uri is not None
-        version = registered_version(self.model_uri, self.tracking_uri)
-        model_uri = version.uri if version else self.model_uri
-        logger.info("load %s", model_uri)
-        return select_output(load_pyfunc(model_uri, version), attribute, self.model_uri)
+        return registered_model(self.model_uri, self.tracking_uri, attribute)
 
     def _model_name(self) -> str:
         return mask_url(self.endpoint_url) if self.endpoint_url else self.model_uri or ""
-
-    @contextlib.contextmanager
-    def _local_values_sink(
-        self, path: str | None
-    ) -> Iterator[Callable[[Explanation, list[Any]], None] | None]:
-        if path is None:
-            yield None
-            return
-        logger.info("write local SHAP values to %s", path)
-        with CsvWriter(path=path).open() as sink:
-            yield lambda explanation, ids: sink.write(local_values_table(explanation))

@@ -563,7 +563,10 @@ def _fast_csv_scores(content: bytes, attribute: int | str | None, n_rows: int) -
             # Clarify's examples put a space after the comma ("1, 0.5385"): Arrow reads no
             # padded numbers.
             io.BytesIO(content.replace(b", ", b",")),
-            read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
+            # One thread: a response is small, and Arrow's own thread pool, started from many
+            # request threads, has aborted the process at exit ("terminate called without an
+            # active exception") after a failed parse.
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, use_threads=False),
             parse_options=pa_csv.ParseOptions(newlines_in_values=False),
         )
     except (pa.ArrowException, ValueError):

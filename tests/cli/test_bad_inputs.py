@@ -354,7 +354,7 @@ def _(context: Context) -> Invocation:
 
 @case("config-drift-history-not-a-table", EXIT_INVALID_CONFIG, r"history_path", r"parquet|csv")
 def _(context: Context) -> Invocation:
-    history = str(context.workspace.out / "drift" / "history.txt")
+    history = str(context.workspace.out / "drift" / "history.xlsx")
     baseline = str(context.workspace.data / "baseline.json")
     return run_job(context, drift_job(context, history_path=history, baseline_path=baseline))
 

@@ -48,7 +48,6 @@ class ExplanationsJob(ModelJob):
         started = time.perf_counter()
         self.check_outputs()
         version = self.resolve_version()
-        logger.info("read and validate samples from %s", self.inputs_samples.path)
         model = self.load_model(version)
         with self.samples_explanations.open() as sample_sink:
             attributions = self.explain_samples(

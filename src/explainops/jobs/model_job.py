@@ -134,10 +134,15 @@ class ModelJob(Job):
         on_batch: Callable[[Explanation, list[Any]], None] | None = None,
     ) -> DatasetAttributions:
         """Validate, then explain every sample, on the configured engine (the shared pipeline)."""
+        schema = self.input_schema_of(version)
+        origin = "config" if self.input_schema else "model signature" if schema else "none"
+        logger.info(
+            "read and validate samples from %s (schema: %s)", self.inputs_samples.path, origin
+        )
         with self.engine.session() as engine:
             return explain_dataset(
                 self.inputs_samples,
-                self.input_schema_of(version),
+                schema,
                 model,
                 settings or self.explainer,
                 output_names=output_names or self.labels,

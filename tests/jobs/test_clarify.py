@@ -349,3 +349,75 @@ def test_parquet_data_set_with_a_baseline_file(
     out = pd.read_csv(tmp_path / "out" / "explanations_shap" / "out.csv")
     assert list(out.columns) == [f"{feature}_label0" for feature in FEATURES], "columns"
     np.testing.assert_allclose(out.to_numpy(), local, atol=1e-9, err_msg="local values")
+
+
+def test_a_realistic_config_keeps_the_label_and_excluded_columns_out_of_the_features(
+    tmp_path: Path,
+    csv_server: ModelServer,
+    seed_model: LogisticRegression,
+    seed_rows: list[list[float]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a data set with a header, a label column and an id column, as the SDK configures it
+    frame = pd.DataFrame(seed_rows, columns=FEATURES)
+    frame.insert(0, "Label", (frame["feature_1"] > 0.5).astype(int))
+    frame.insert(1, "row_id", range(len(frame)))
+    frame.to_csv(tmp_path / "dataset.csv", index=False)
+    config = tmp_path / "analysis_config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "dataset_type": "text/csv",
+                "headers": ["Label", "row_id", *FEATURES],
+                "label": "Label",
+                "excluded_columns": ["row_id"],
+                "methods": {"shap": {"baseline": [SEED_BASELINE], "num_samples": 100}},
+                "predictor": {"model_name": "m", "instance_type": "ml.m5.xlarge"},
+            }
+        )
+    )
+    # when explained through the endpoint (which refuses rows of the wrong width)
+    with caplog.at_level(logging.INFO, logger="explainops"):
+        code = clarify(
+            "--config",
+            str(config),
+            "--dataset",
+            str(tmp_path / "dataset.csv"),
+            "--output",
+            str(tmp_path / "out"),
+            "--endpoint",
+            csv_server.url,
+            "--probability-attribute",
+            "1",
+        )
+    # then only the three features are explained, with the values of the features alone
+    assert code == EXIT_OK, caplog.text
+    label = json.loads((tmp_path / "out" / "analysis.json").read_text())["explanations"][
+        "kernel_shap"
+    ]["label0"]
+    assert list(label["global_shap_values"]) == FEATURES, "label and id are not features"
+    values, _, _ = expected_global_values(seed_model, seed_rows, [SEED_BASELINE])
+    np.testing.assert_allclose(list(label["global_shap_values"].values()), values, atol=1e-9)
+    assert "label: column 'Label' is not a feature, removed" in caplog.text, "logged"
+    assert "excluded_columns: column 'row_id' is not a feature, removed" in caplog.text
+
+
+def test_a_label_index_out_of_range_is_a_configuration_error(
+    tmp_path: Path, csv_server: ModelServer, seed_rows: list[list[float]]
+) -> None:
+    dataset = tmp_path / "dataset.csv"
+    dataset.write_text("\n".join(",".join(map(repr, row)) for row in seed_rows))
+    config = tmp_path / "analysis_config.json"
+    config.write_text(json.dumps({"label": 9, "methods": {"shap": {"baseline": [SEED_BASELINE]}}}))
+    code = clarify(
+        "--config",
+        str(config),
+        "--dataset",
+        str(dataset),
+        "--output",
+        str(tmp_path / "out"),
+        "--endpoint",
+        csv_server.url,
+    )
+    assert code == EXIT_INVALID_CONFIG, "label 9 on a 3-column data set is refused"
+    assert not (tmp_path / "out").exists(), "nothing written"

@@ -125,7 +125,6 @@ class AnalysisConfig(_ClarifySection):
             "group_variable",
             "predicted_label_dataset_uri",
             "predicted_label_headers",
-            "predicted_label",
             "facet_dataset_uri",
             "facet_headers",
         }
@@ -138,7 +137,7 @@ class AnalysisConfig(_ClarifySection):
     label: int | str | None = None
     features: str | None = None
     excluded_columns: list[int | str] | None = None
-    joinsource_name_or_column: str | None = None
+    joinsource_name_or_index: int | str | None = None
     methods: Methods
     predictor: Predictor | None = None
     label_values_or_threshold: Any = None
@@ -147,7 +146,7 @@ class AnalysisConfig(_ClarifySection):
     group_variable: Any = None
     predicted_label_dataset_uri: Any = None
     predicted_label_headers: Any = None
-    predicted_label: Any = None
+    predicted_label: int | str | None = None
     facet_dataset_uri: Any = None
     facet_headers: Any = None
 

@@ -7,6 +7,9 @@ non-numeric field), JSON Lines with a ``features`` JMESPath, Parquet.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, cast, get_args
 
 import fsspec
@@ -21,9 +24,11 @@ from explainops.core.pipeline import (
     numeric_as_float,
     resolve_background,
 )
-from explainops.core.samples import SampleScan
+from explainops.core.samples import SampleScan, SampleSource
 from explainops.errors import ConfigError, InputError
 from explainops.io.datasets import CsvReader, JsonLinesReader, ParquetReader, Reader, format_of
+
+logger = logging.getLogger(__name__)
 
 BASELINE_FIELD = "methods.shap.baseline"
 
@@ -64,6 +69,95 @@ def dataset_reader(
     )
 
 
+@dataclass(frozen=True)
+class WithoutColumns:
+    """A data set with some columns removed from every batch (the label, excluded columns, ...).
+
+    Attributes:
+        reader: the data set.
+        columns: the columns to remove.
+
+    """
+
+    reader: Reader
+    columns: tuple[str, ...]
+
+    @property
+    def path(self) -> str:
+        """The data set's path."""
+        return self.reader.path
+
+    @property
+    def id_column(self) -> str | None:
+        """Clarify data sets have no id column: rows are named by position."""
+        return self.reader.id_column
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """The reader's batches without the removed columns."""
+        for batch in self.reader.batches():
+            yield batch.drop(columns=list(self.columns))
+
+
+def non_feature_columns(config: AnalysisConfig, columns: list[str]) -> dict[str, str]:
+    """The data set's columns that are not features, as Clarify removes them: ``{column: why}``.
+
+    ``label``, ``excluded_columns``, ``joinsource_name_or_index`` and ``predicted_label`` name a
+    column (a header) or give its index. One that names no column is a configuration error.
+    """
+    named: dict[str, list[int | str | None]] = {
+        "label": [config.label],
+        "excluded_columns": list(config.excluded_columns or []),
+        "joinsource_name_or_index": [config.joinsource_name_or_index],
+        "predicted_label": [config.predicted_label],
+    }
+    removed: dict[str, str] = {}
+    for field, references in named.items():
+        for reference in references:
+            if reference is None:
+                continue
+            removed[_column(reference, columns, field)] = field
+    return removed
+
+
+def _column(reference: int | str, columns: list[str], field: str) -> str:
+    if isinstance(reference, int):
+        if not 0 <= reference < len(columns):
+            raise ConfigError(
+                f"{field}: index {reference} is out of range: the data set has "
+                f"{len(columns)} columns (0 to {len(columns) - 1})"
+            )
+        return columns[reference]
+    if reference not in columns:
+        raise ConfigError(f"{field}: no column {reference!r} in the data set; columns: {columns}")
+    return reference
+
+
+def clarify_samples(
+    config: AnalysisConfig,
+    dataset_type: DatasetType,
+    path: str,
+    *,
+    features_attribute: str | None,
+    batch_size: int,
+) -> SampleSource:
+    """The data set's features: its rows without the label and the other non-feature columns.
+
+    In JSON Lines data sets the features come from their own JMESPath, so nothing is removed.
+    """
+    reader = dataset_reader(
+        config, dataset_type, path, features_attribute=features_attribute, batch_size=batch_size
+    )
+    if dataset_type == "application/jsonlines":
+        return reader
+    first = next(reader.batches(), None)
+    if first is None:
+        return reader
+    removed = non_feature_columns(config, [str(column) for column in first.columns])
+    for column, field in removed.items():
+        logger.info("analysis config %s: column %r is not a feature, removed", field, column)
+    return WithoutColumns(reader, tuple(removed)) if removed else reader
+
+
 def shap_background(
     config: AnalysisConfig,
     dataset_type: DatasetType,
@@ -88,6 +182,7 @@ def shap_background(
             batch_size=batch_size,
         )
         frame = reader.read()
+        frame = frame.drop(columns=[column for column in frame.columns if column not in features])
     else:
         frame = baseline_frame(baseline, features, features_attribute or config.features)
     return checked_background(frame, features, dtypes, None, BASELINE_FIELD)

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import pydantic
 
 from explainops.clarify.analysis_config import AnalysisConfig, DatasetType, load_analysis_config
-from explainops.clarify.data import dataset_reader, dataset_type_of, shap_background
+from explainops.clarify.data import clarify_samples, dataset_type_of, shap_background
 from explainops.clarify.layout import (
     analysis_document,
     kernel_settings,
@@ -27,9 +27,9 @@ from explainops.core.component import MlflowUri, PathText
 from explainops.core.model import LoadedModel
 from explainops.core.pipeline import explain_dataset
 from explainops.core.redaction import mask_url
-from explainops.core.samples import first_batch
+from explainops.core.samples import SampleSource, first_batch
 from explainops.engines import EngineKind, LocalEngine
-from explainops.io.datasets import Reader, write_json
+from explainops.io.datasets import write_json
 from explainops.io.endpoints import RequestLimits
 from explainops.io.registries import default_tracking_uri
 from explainops.jobs.base import Job, JobResult, success_notification
@@ -153,8 +153,8 @@ class ClarifyJob(Job):
         self.alerts.notify(notification)
         return JobResult(self.KIND, outputs, notification, attributions)
 
-    def _reader(self, config: AnalysisConfig, dataset_type: DatasetType, path: str) -> Reader:
-        return dataset_reader(
+    def _reader(self, config: AnalysisConfig, dataset_type: DatasetType, path: str) -> SampleSource:
+        return clarify_samples(
             config,
             dataset_type,
             path,

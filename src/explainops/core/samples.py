@@ -93,8 +93,7 @@ def first_batch(reader: SampleSource, schema: InputSchema | None) -> pd.DataFram
             ids = batch[reader.id_column]
             repeated = ids[ids.duplicated(keep=False)]
             rows_of: dict[Any, list[int]] = defaultdict(list)
-            for row, sample_id in zip(repeated.index.tolist(), repeated.tolist(), strict=True):
-                rows_of[sample_id].append(row)
+            _add_rows(rows_of, repeated)
             _raise_for_repeated(reader, rows_of)
         return batch
     raise InputError(f"{reader.path}: no rows to explain")
@@ -152,9 +151,14 @@ def _raise_for_duplicate_ids(reader: SampleSource, hashes: npt.NDArray[np.uint64
     for batch in reader.batches():
         ids = batch[reader.id_column]
         suspects = ids[np.isin(_hashes(ids), repeated)]
-        for row, sample_id in zip(suspects.index.tolist(), suspects.tolist(), strict=True):
-            rows_of[sample_id].append(row)
+        _add_rows(rows_of, suspects)
     _raise_for_repeated(reader, rows_of)
+
+
+def _add_rows(rows_of: dict[Any, list[int]], ids: pd.Series) -> None:
+    """Record the row (index) of each id in ``ids``."""
+    for row, sample_id in zip(ids.index.tolist(), ids.tolist(), strict=True):
+        rows_of[sample_id].append(row)
 
 
 def _raise_for_repeated(reader: SampleSource, rows_of: dict[Any, list[int]]) -> None:

@@ -21,6 +21,7 @@ from explainops.drift.comparison import (
 from explainops.drift.history import append_history, history_layout
 from explainops.errors import ConfigError, DriftError
 from explainops.io.datasets import write_json
+from explainops.io.registries import ModelVersion
 from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
 
@@ -83,10 +84,7 @@ class AttributionDriftJob(ModelJob):
         """Check the outputs and the baseline, then what every model job checks."""
         self.check_outputs()
         baseline = AttributionBaseline.read(self.baseline_path)
-        version = self.resolve_version()
-        baseline.check_model(
-            self.model_name(version), version.version if version else None, self.allow_model_change
-        )
+        self._resolve_for(baseline)
         features = len(baseline.features)
         return [f"baseline: {self.baseline_path} ({features} features)", *super().check()]
 
@@ -98,10 +96,7 @@ class AttributionDriftJob(ModelJob):
         window_id = self.window_id or window_time.strftime("%Y-%m-%dT%H:%M:%SZ")
         logger.info("read the baseline %s", self.baseline_path)
         baseline = AttributionBaseline.read(self.baseline_path)
-        version = self.resolve_version()
-        baseline.check_model(
-            self.model_name(version), version.version if version else None, self.allow_model_change
-        )
+        version = self._resolve_for(baseline)
         model = self.load_model(version)
         logger.info("explain window %s from %s", window_id, self.inputs_samples.path)
         attributions = self.explain_samples(
@@ -147,3 +142,11 @@ class AttributionDriftJob(ModelJob):
             raise failure
         self.alerts.notify(notification)
         return JobResult(self.KIND, notification.outputs, notification, attributions)
+
+    def _resolve_for(self, baseline: AttributionBaseline) -> ModelVersion | None:
+        """The model version to explain, refused if it is not the baseline's model."""
+        version = self.resolve_version()
+        baseline.check_model(
+            self.model_name(version), version.version if version else None, self.allow_model_change
+        )
+        return version

@@ -276,7 +276,9 @@ def test_permanent_endpoint_failure_leaves_no_output(
     [
         ({"methods": {"shap": {"num_samples": 100, "agg_methd": "mean_abs"}}}, "agg_methd"),
         ({"methods": {"shap": {"agg_method": "mean"}}}, "methods.shap.agg_method"),
-        ({"methods": {"pdp": {}}}, "methods.shap: missing"),
+        ({"methods": {"pdp": {}}}, "methods.pdp.features: missing"),
+        ({"methods": {}}, "give shap or pdp"),
+        ({"methods": {"pdp": {"features": [], "grid_resolution": 5}}}, "methods.pdp.features"),
         ({"colour": "blue"}, "colour"),
     ],
 )

@@ -1,9 +1,8 @@
 """SageMaker Clarify's explainability analysis config, read unchanged.
 
 Every field Clarify documents is accepted. The ones explainops uses are typed and checked; the
-ones that only make sense in AWS (instance types, S3 dataset URIs) or belong to other Clarify
-analyses (bias metrics, partial dependence, reports) are accepted and reported in the log as
-ignored. Any other field is an error, so a typo never silently changes a result.
+ones that only make sense in AWS (instance types, endpoint names) or belong to other Clarify
+analyses (bias metrics) are accepted and reported in the log as ignored. Any other field is an error, so a typo never silently changes a result.
 """
 
 from __future__ import annotations
@@ -21,7 +20,13 @@ from explainops.io.datasets import read_json
 
 logger = logging.getLogger(__name__)
 
-DatasetType = Literal["text/csv", "application/jsonlines", "application/x-parquet"]
+DatasetType = Literal[
+    "text/csv", "application/jsonlines", "application/json", "application/x-parquet"
+]
+ModelContentType = Literal[
+    "text/csv", "application/jsonlines", "application/json", "application/x-parquet"
+]
+ModelAcceptType = Literal["text/csv", "application/jsonlines", "application/json"]
 
 
 class _ClarifySection(pydantic.BaseModel):
@@ -65,17 +70,29 @@ class ShapMethod(_ClarifySection):
         return self
 
 
+class PdpMethod(_ClarifySection):
+    """``methods.pdp``: partial dependence plots' data.
+
+    ``features`` names (or indexes) the features; absent, the ``top_k_features`` with the largest
+    global SHAP values are taken (which needs ``methods.shap``).
+    """
+
+    features: Annotated[list[int | str], pydantic.Field(min_length=1)] | None = None
+    grid_resolution: Annotated[int, pydantic.Field(ge=1)] = 15
+    top_k_features: Annotated[int, pydantic.Field(ge=1)] = 10
+
+
 class Methods(_ClarifySection):
-    """``methods``: only ``shap`` is computed; other Clarify analyses are accepted and ignored."""
+    """``methods``: ``shap`` and ``pdp`` are computed; bias analyses are accepted and ignored."""
 
     _other_analyses: ClassVar[frozenset[str]] = frozenset(
-        {"pre_training_bias", "post_training_bias", "pdp", "report", "asymmetric_shapley_value"}
+        {"pre_training_bias", "post_training_bias", "report", "asymmetric_shapley_value"}
     )
 
     shap: ShapMethod | None = None
+    pdp: PdpMethod | None = None
     pre_training_bias: Any = None
     post_training_bias: Any = None
-    pdp: Any = None
     report: Any = None
     asymmetric_shapley_value: Any = None
 
@@ -105,9 +122,10 @@ class Predictor(_ClarifySection):
     accelerator_type: str | None = None
     target_model: str | None = None
     custom_attributes: str | None = None
-    content_type: DatasetType | None = None
-    accept_type: Literal["text/csv", "application/jsonlines"] | None = None
+    content_type: ModelContentType | None = None
+    accept_type: ModelAcceptType | None = None
     content_template: str | None = None
+    record_template: str | None = None
     label: int | str | None = None
     probability: int | str | None = None
     label_headers: list[str] | None = None
@@ -152,9 +170,23 @@ class AnalysisConfig(_ClarifySection):
 
     @property
     def shap(self) -> ShapMethod:
-        """The SHAP section (validated to be present)."""
+        """The SHAP section (check ``methods.shap is not None`` first: a PDP-only config has none)."""
         assert self.methods.shap is not None
         return self.methods.shap
+
+    @pydantic.model_validator(mode="after")
+    def _check_methods(self) -> AnalysisConfig:
+        if self.methods.shap is None and self.methods.pdp is None:
+            raise ValueError(
+                "methods: give shap or pdp; explainops computes SHAP values and partial dependence"
+            )
+        pdp = self.methods.pdp
+        if pdp is not None and pdp.features is None and self.methods.shap is None:
+            raise ValueError(
+                "methods.pdp.features: missing; without methods.shap the features cannot be "
+                "taken from the SHAP ranking (top_k_features)"
+            )
+        return self
 
     @property
     def predictor_or_default(self) -> Predictor:
@@ -186,7 +218,5 @@ def load_analysis_config(path: str | Path) -> AnalysisConfig:
         config = AnalysisConfig.model_validate(raw)
     except pydantic.ValidationError as error:
         raise ConfigError(f"{path}: {validation_message(error)}") from error
-    if config.methods.shap is None:
-        raise ConfigError(f"{path}: methods.shap: missing; explainops computes SHAP explanations")
     config.log_ignored_fields()
     return config

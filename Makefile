@@ -35,9 +35,15 @@ demo-drift: $(STAMP)
 	@echo "--- outputs/drift/constraint_violations.json"; cat outputs/drift/constraint_violations.json
 	@echo "--- outputs/drift/history.csv"; cat outputs/drift/history.csv
 
-# The Clarify walk-through of docs/clarify.md: both seed configs against a local endpoint.
+# The walk-throughs of docs/clarify.md, one after the other (each serves the model on 127.0.0.1
+# and stops its server on exit): the seed configs and PDP, JSON model I/O, the Explainability
+# Monitor, capture files, and S3 (a local moto server).
 demo-clarify: $(STAMP)
 	examples/clarify/walkthrough.sh
+	examples/clarify/json_walkthrough.sh
+	examples/clarify/monitor_walkthrough.sh
+	examples/clarify/capture_walkthrough.sh
+	examples/clarify/s3_walkthrough.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
@@ -56,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/explainers.py
 	$(BIN)/python bench/endpoint.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/backfill.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,9 @@ import pytest
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
+# The local S3 server (moto) and its per-test bucket: the s3_endpoint and s3_bucket fixtures.
+pytest_plugins = ("tests.s3_server",)
+
 
 @dataclass(frozen=True)
 class RegistryFixture:

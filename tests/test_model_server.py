@@ -181,11 +181,11 @@ def test_parquet_request_uses_the_columns_by_name(binary) -> None:
 def test_unknown_content_type_is_415_and_bad_bodies_are_400(binary) -> None:
     model, samples = binary
     with ModelServer(model.predict_proba, FEATURES) as server:
-        unsupported = _post(server, b"{}", "application/json")
+        unsupported = _post(server, b"<rows/>", "application/xml")
         too_narrow = _post(server, b"1.0, 2.0\n", "text/csv")
         not_json = _post(server, b"not json\n", "application/jsonlines")
         not_acceptable = _post(server, _csv(samples), "text/csv", accept="application/xml")
-    assert unsupported.status_code == 415 and "application/json" in unsupported.text, (
+    assert unsupported.status_code == 415 and "application/xml" in unsupported.text, (
         unsupported.text
     )
     assert too_narrow.status_code == 400 and "expected 4" in too_narrow.text, too_narrow.text

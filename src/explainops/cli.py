@@ -85,7 +85,7 @@ def _add_clarify_parser(commands: Any) -> None:
     model.add_argument("--endpoint", metavar="URL", help="model served over HTTP")
     clarify.add_argument(
         "--dataset-type",
-        choices=["text/csv", "application/jsonlines", "application/x-parquet"],
+        choices=["text/csv", "application/jsonlines", "application/json", "application/x-parquet"],
         help="data set format (default: the config's dataset_type, else the file extension)",
     )
     clarify.add_argument("--features-attribute", metavar="JMESPATH", help="features in records")
@@ -111,6 +111,18 @@ def _add_clarify_parser(commands: Any) -> None:
     clarify.add_argument("--max-concurrency", type=int, help="endpoint requests in flight")
     clarify.add_argument("--timeout", type=float, help="endpoint response timeout in seconds")
     clarify.add_argument("--max-retries", type=int, help="endpoint retries on 5xx/429/timeouts")
+    clarify.add_argument(
+        "--baseline-constraints",
+        metavar="ANALYSIS_JSON",
+        help="run as Model Monitor's explainability monitor: compare with this baseline "
+        "analysis.json (Clarify's or explainops') by NDCG per label and write "
+        "DIR/constraint_violations.json",
+    )
+    clarify.add_argument(
+        "--threshold",
+        type=float,
+        help="NDCG below it is a violation (default 0.9; with --baseline-constraints)",
+    )
 
 
 def _clarify_job_config(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -133,6 +145,8 @@ def _clarify_job_config(arguments: argparse.Namespace) -> dict[str, Any]:
         "probability_attribute": int(attribute) if attribute and attribute.isdigit() else attribute,
         "headers_from_env": headers,
         "tracking_uri": arguments.tracking_uri,
+        "baseline_constraints": arguments.baseline_constraints,
+        "threshold": arguments.threshold,
     }
     requests = {
         "max_concurrency": arguments.max_concurrency,

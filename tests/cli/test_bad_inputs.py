@@ -827,9 +827,7 @@ def _(context: Context) -> Invocation:
     return clarify(context, config)
 
 
-@case(
-    "clarify-missing-methods-shap", EXIT_INVALID_CONFIG, r"analysis_config\.json", r"methods\.shap"
-)
+@case("clarify-no-methods", EXIT_INVALID_CONFIG, r"analysis_config\.json", r"give shap or pdp")
 def _(context: Context) -> Invocation:
     config = analysis_config(context)
     config["methods"] = {}

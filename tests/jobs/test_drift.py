@@ -156,8 +156,8 @@ def test_clean_window_passes_and_drifted_window_violates_and_alerts(
         # Same formula, other summation order: equal to rounding.
         assert entry["ndcg"] == pytest.approx(ndcg_by_hand, abs=1e-12), f"NDCG of {label}"
         assert entry["description"] == (
-            f"Feature attribution drift {ndcg_by_hand:.2f} exceeds threshold 0.9"
-        ), f"Clarify's description for {label}"
+            f"Feature attribution drift {entry['ndcg']!r} exceeds threshold 0.9"
+        ), f"Clarify's description for {label}, every digit of the NDCG"
         assert ndcg_by_hand < 0.9, f"the stuck features drop {label}'s NDCG below the threshold"
     entry = violations["violations"][1]
     assert {moved["feature"] for moved in entry["features_moved"]} >= set(top3), (

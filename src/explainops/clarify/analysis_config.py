@@ -2,7 +2,8 @@
 
 Every field Clarify documents is accepted. The ones explainops uses are typed and checked; the
 ones that only make sense in AWS (instance types, endpoint names) or belong to other Clarify
-analyses (bias metrics) are accepted and reported in the log as ignored. Any other field is an error, so a typo never silently changes a result.
+analyses (bias metrics) are accepted and reported in the log as ignored. Any other field is an
+error, so a typo never silently changes a result.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class _ClarifySection(pydantic.BaseModel):
 class ShapMethod(_ClarifySection):
     """``methods.shap``: Kernel SHAP settings."""
 
-    baseline: list[Any] | str | None = None
+    # Rows, a path or URI, or (for application/json data sets) a document like the data set's.
+    baseline: list[Any] | dict[str, Any] | str | None = None
     num_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
     agg_method: AggMethod = "mean_abs"
     use_logit: bool = False
@@ -98,7 +100,12 @@ class Methods(_ClarifySection):
 
 
 class Predictor(_ClarifySection):
-    """``predictor``: how to talk to the model."""
+    """``predictor``: how to talk to the model.
+
+    ``label`` (a JMESPath into JSON responses) is explained when ``probability`` is unset, as for
+    a regressor answering ``{"score": 1.2}``; otherwise (or as a CSV column index) it only serves
+    bias analyses and is ignored.
+    """
 
     _aws_only: ClassVar[frozenset[str]] = frozenset(
         {
@@ -129,6 +136,18 @@ class Predictor(_ClarifySection):
     label: int | str | None = None
     probability: int | str | None = None
     label_headers: list[str] | None = None
+
+    @property
+    def explained_label(self) -> str | None:
+        """``label`` when it is what explainability explains (see the class docstring)."""
+        return self.label if isinstance(self.label, str) and self.probability is None else None
+
+    def ignored_fields(self, prefix: str) -> list[str]:
+        """As for every section, but ``label`` is used when it is ``explained_label``."""
+        lines = super().ignored_fields(prefix)
+        if self.explained_label is not None:
+            lines.remove(f"{prefix}label: not an explainability setting, ignored")
+        return lines
 
 
 class AnalysisConfig(_ClarifySection):
@@ -170,7 +189,7 @@ class AnalysisConfig(_ClarifySection):
 
     @property
     def shap(self) -> ShapMethod:
-        """The SHAP section (check ``methods.shap is not None`` first: a PDP-only config has none)."""
+        """The SHAP section (check ``methods.shap`` is not None first: PDP-only configs lack it)."""
         assert self.methods.shap is not None
         return self.methods.shap
 

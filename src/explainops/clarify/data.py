@@ -1,7 +1,16 @@
 """Read a Clarify data set as Clarify does: its type, its columns, and the SHAP baseline rows.
 
 CSV with or without a header row (the first row is a header when it matches ``headers`` or has a
-non-numeric field), JSON Lines with a ``features`` JMESPath, Parquet.
+non-numeric field), JSON Lines with a ``features`` JMESPath into each record, JSON with a
+``features`` JMESPath into the whole document, Parquet.
+
+In CSV and Parquet data sets, ``label``, ``predicted_label``, ``excluded_columns`` and
+``joinsource_name_or_index`` name columns that are not features. In JSON Lines and JSON data sets
+the features come from their own JMESPath, so ``label`` and ``predicted_label`` are JMESPaths
+(into each record, or into the document for one value per record) that must find something but
+remove nothing; ``excluded_columns`` and ``joinsource_name_or_index`` name feature columns.
+``headers`` of JSON data sets name the features, followed (Clarify's convention) by the label's
+and the predicted label's names when those are set.
 """
 
 from __future__ import annotations
@@ -12,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast, get_args
 
-import fsspec
 import jmespath
 import pandas as pd
+from jmespath.exceptions import JMESPathError
 
 from explainops.clarify.analysis_config import AnalysisConfig, DatasetType
 from explainops.core.explainer_settings import KernelExplainerSettings
@@ -26,11 +35,24 @@ from explainops.core.pipeline import (
 )
 from explainops.core.samples import SampleScan, SampleSource
 from explainops.errors import ConfigError, InputError
-from explainops.io.datasets import CsvReader, JsonLinesReader, ParquetReader, Reader, format_of
+from explainops.io.capture import capture_reader, is_capture
+from explainops.io.datasets import (
+    CsvReader,
+    JsonLinesReader,
+    JsonReader,
+    ParquetReader,
+    Reader,
+    format_of,
+    read_json,
+)
+from explainops.io.storage import open_file, storage_errors
 
 logger = logging.getLogger(__name__)
 
 BASELINE_FIELD = "methods.shap.baseline"
+JSON_TYPES = ("application/jsonlines", "application/json")
+# Clarify's fields of JSON data sets that are JMESPaths to values, not feature columns.
+JMESPATH_FIELDS = ("label", "predicted_label")
 
 
 def dataset_type_of(path: str, chosen: DatasetType | None) -> DatasetType:
@@ -51,22 +73,127 @@ def dataset_reader(
     features_attribute: str | None,
     batch_size: int,
 ) -> Reader:
-    """The reader of a data set (or baseline file) of ``dataset_type``."""
-    if dataset_type == "application/jsonlines":
-        features = features_attribute or config.features
-        if features is None:
-            raise ConfigError(
-                "JSON Lines data sets need the features' JMESPath: set 'features' in the "
-                "analysis config or pass --features-attribute"
-            )
-        return JsonLinesReader(
-            path=path, features=features, headers=config.headers, batch_size=batch_size
+    """The reader of a data set (or baseline file) of ``dataset_type``.
+
+    A file, folder or prefix of endpoint data-capture files (what the Explainability Monitor
+    explains) is read as the requests they captured, whatever ``dataset_type`` says.
+    """
+    if is_capture(path):
+        return capture_reader(
+            path,
+            headers=config.headers,
+            features_attribute=features_attribute or config.features,
+            batch_size=batch_size,
         )
+    if dataset_type in JSON_TYPES:
+        features = json_features_path(config, dataset_type, features_attribute)
+        headers = json_feature_headers(config, dataset_type, path, features)
+        if dataset_type == "application/json":
+            return JsonReader(path=path, features=features, headers=headers, batch_size=batch_size)
+        return JsonLinesReader(path=path, features=features, headers=headers, batch_size=batch_size)
     if dataset_type == "application/x-parquet":
         return ParquetReader(path=path, batch_size=batch_size)
     return CsvReader(
         path=path, headers=csv_column_names(path, config.headers), batch_size=batch_size
     )
+
+
+def json_features_path(
+    config: AnalysisConfig, dataset_type: DatasetType, features_attribute: str | None
+) -> str:
+    """The features' JMESPath of a JSON Lines or JSON data set (``--features-attribute`` first)."""
+    features = features_attribute or config.features
+    if features is None:
+        name = "JSON Lines" if dataset_type == "application/jsonlines" else "JSON"
+        raise ConfigError(
+            f"{name} data sets need the features' JMESPath: set 'features' in the analysis "
+            "config or pass --features-attribute"
+        )
+    try:
+        jmespath.compile(features)
+    except JMESPathError as error:
+        raise ConfigError(f"features: {features!r} is not a valid JMESPath") from error
+    return features
+
+
+def json_feature_headers(
+    config: AnalysisConfig, dataset_type: DatasetType, path: str, features: str
+) -> list[str] | None:
+    """``headers`` without the label's and predicted label's names that may follow the features.
+
+    Clarify's convention for JSON data sets: features, then the label's name (when ``label`` is
+    set), then the predicted label's. The names are dropped when there are that many more headers
+    than features in the first record.
+    """
+    headers = config.headers
+    extra = sum(getattr(config, field) is not None for field in JMESPATH_FIELDS)
+    if headers is None or extra == 0:
+        return headers
+    first = _first_features(dataset_type, path, features)
+    if isinstance(first, list) and len(headers) == len(first) + extra:
+        return headers[: len(first)]
+    return headers
+
+
+def _first_features(dataset_type: DatasetType, path: str, features: str) -> Any:
+    """The first record's features (a list or an object), or None when there is none."""
+    expression = jmespath.compile(features)
+    if dataset_type == "application/json":
+        found = expression.search(read_json(path, "JSON data set"))
+        return found[0] if isinstance(found, list) and found else None
+    record = _first_record(path)
+    return expression.search(record) if record is not None else None
+
+
+def _first_record(path: str) -> Any:
+    """The first record of a JSON Lines file, or None (errors are the reader's to report)."""
+    try:
+        with open_file(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    return json.loads(line)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return None
+
+
+def check_json_label_paths(config: AnalysisConfig, dataset_type: DatasetType, path: str) -> None:
+    """``label`` and ``predicted_label`` of a JSON Lines or JSON data set find their values.
+
+    JSON Lines: in the first record. JSON: one value per record in the document. A path that
+    finds nothing is a configuration error.
+    """
+    references = {field: getattr(config, field) for field in JMESPATH_FIELDS}
+    references = {field: value for field, value in references.items() if value is not None}
+    if not references:
+        return
+    if dataset_type == "application/json":
+        document = read_json(path, "JSON data set")
+        records = jmespath.search(json_features_path(config, dataset_type, None), document)
+        n_records = len(records) if isinstance(records, list) else None
+    else:
+        document = _first_record(path)
+        n_records = None
+    where = "the document" if dataset_type == "application/json" else "the first record"
+    for field, reference in references.items():
+        if not isinstance(reference, str):
+            raise ConfigError(
+                f"{field}: {reference!r} is an index; in JSON Lines and JSON data sets it is a "
+                "JMESPath into the records (e.g. 'label')"
+            )
+        try:
+            found = jmespath.search(reference, document)
+        except JMESPathError as error:
+            raise ConfigError(f"{field}: {reference!r} is not a valid JMESPath") from error
+        if found is None or found == []:
+            raise ConfigError(f"{field}: {reference!r} finds nothing in {where} of {path}")
+        if n_records is not None and (not isinstance(found, list) or len(found) != n_records):
+            count = len(found) if isinstance(found, list) else 1
+            raise InputError(
+                f"{path}: {field} {reference!r} finds {count} value(s), expected one per record "
+                f"({n_records})"
+            )
+        logger.info("analysis config %s: %r found in %s, not a feature", field, reference, where)
 
 
 @dataclass(frozen=True)
@@ -98,11 +225,15 @@ class WithoutColumns:
             yield batch.drop(columns=list(self.columns))
 
 
-def non_feature_columns(config: AnalysisConfig, columns: list[str]) -> dict[str, str]:
+def non_feature_columns(
+    config: AnalysisConfig, columns: list[str], *, json_records: bool = False
+) -> dict[str, str]:
     """The data set's columns that are not features, as Clarify removes them: ``{column: why}``.
 
     ``label``, ``excluded_columns``, ``joinsource_name_or_index`` and ``predicted_label`` name a
     column (a header) or give its index. One that names no column is a configuration error.
+    With ``json_records`` (JSON Lines and JSON data sets, whose columns are the features),
+    ``label`` and ``predicted_label`` are JMESPaths (``check_json_label_paths``), not columns.
     """
     named: dict[str, list[int | str | None]] = {
         "label": [config.label],
@@ -110,6 +241,9 @@ def non_feature_columns(config: AnalysisConfig, columns: list[str]) -> dict[str,
         "joinsource_name_or_index": [config.joinsource_name_or_index],
         "predicted_label": [config.predicted_label],
     }
+    if json_records:
+        for field in JMESPATH_FIELDS:
+            del named[field]
     removed: dict[str, str] = {}
     for field, references in named.items():
         for reference in references:
@@ -142,17 +276,20 @@ def clarify_samples(
 ) -> SampleSource:
     """The data set's features: its rows without the label and the other non-feature columns.
 
-    In JSON Lines data sets the features come from their own JMESPath, so nothing is removed.
+    In JSON Lines and JSON data sets the features come from their own JMESPath: the label and
+    predicted label are checked to exist, and only excluded (or join) feature columns are removed.
     """
     reader = dataset_reader(
         config, dataset_type, path, features_attribute=features_attribute, batch_size=batch_size
     )
-    if dataset_type == "application/jsonlines":
-        return reader
+    json_records = dataset_type in JSON_TYPES
+    if json_records:
+        check_json_label_paths(config, dataset_type, path)
     first = next(reader.batches(), None)
     if first is None:
         return reader
-    removed = non_feature_columns(config, [str(column) for column in first.columns])
+    columns = [str(column) for column in first.columns]
+    removed = non_feature_columns(config, columns, json_records=json_records)
     for column, field in removed.items():
         logger.info("analysis config %s: column %r is not a feature, removed", field, column)
     return WithoutColumns(reader, tuple(removed)) if removed else reader
@@ -183,7 +320,16 @@ def shap_background(
         )
         frame = reader.read()
         frame = frame.drop(columns=[column for column in frame.columns if column not in features])
+    elif dataset_type == "application/json":
+        frame = json_baseline_frame(
+            baseline, features, json_features_path(config, dataset_type, features_attribute)
+        )
     else:
+        if isinstance(baseline, dict):
+            raise ConfigError(
+                f"{BASELINE_FIELD}: a list of rows or a file, not an object, for {dataset_type} "
+                "data sets"
+            )
         frame = baseline_frame(baseline, features, features_attribute or config.features)
     return checked_background(frame, features, dtypes, None, BASELINE_FIELD)
 
@@ -194,11 +340,11 @@ def csv_column_names(path: str, headers: list[str] | None) -> list[str] | None:
     A first row equal to ``headers``, or with any non-numeric field, is a header row.
     """
     try:
-        with fsspec.open(path, "rt", encoding="utf-8") as handle:
+        with open_file(path, "rt", encoding="utf-8") as handle:
             first = handle.readline()
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except storage_errors(OSError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read: {error}") from error
     fields = [field.strip().strip('"') for field in first.strip().split(",")]
     if not first.strip():
@@ -229,6 +375,19 @@ def _is_number(field: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def json_baseline_frame(
+    baseline: list[Any] | dict[str, Any], features: list[str], features_path: str
+) -> pd.DataFrame:
+    """A JSON data set's inline baseline: a document like the data set's, or a list of rows."""
+    found = jmespath.search(features_path, baseline)
+    rows = found if isinstance(found, list) else baseline
+    if not isinstance(rows, list):
+        raise ConfigError(
+            f"{BASELINE_FIELD}: features {features_path!r} finds no rows in the baseline document"
+        )
+    return baseline_frame(rows, features, None)
 
 
 def baseline_frame(rows: list[Any], features: list[str], features_path: str | None) -> pd.DataFrame:

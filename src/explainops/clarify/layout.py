@@ -1,4 +1,8 @@
-"""Clarify's output layout: ``analysis.json`` and the local values in ``explanations_shap/``."""
+"""Clarify's output layout: ``analysis.json`` and the local values in ``explanations_shap/``.
+
+``analysis.json`` holds ``explanations.kernel_shap`` when ``methods.shap`` is configured and
+``explanations.pdp`` when ``methods.pdp`` is.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pandas as pd
 
 from explainops.clarify.analysis_config import AnalysisConfig, ShapMethod
 from explainops.core.explainer_settings import KernelExplainerSettings
+from explainops.core.partial_dependence import PartialDependence
 from explainops.core.pipeline import DatasetAttributions
 from explainops.explainers import Explanation
 from explainops.io.datasets import CsvWriter
@@ -27,7 +32,7 @@ def output_paths(output_dir: str, config: AnalysisConfig) -> dict[str, str]:
     """analysis.json and, when the config saves them, the local values, under ``output_dir``."""
     folder = output_dir.rstrip("/")
     paths = {"analysis": f"{folder}/{ANALYSIS_FILE}"}
-    if config.shap.save_local_shap_values:
+    if config.methods.shap is not None and config.methods.shap.save_local_shap_values:
         paths["local_values"] = f"{folder}/{LOCAL_VALUES_FILE}"
     return paths
 
@@ -57,33 +62,46 @@ def local_values_table(explanation: Explanation) -> pd.DataFrame:
 
 
 def analysis_document(
-    attributions: DatasetAttributions, config: AnalysisConfig, seed: int, model: str
+    config: AnalysisConfig,
+    model: str,
+    attributions: DatasetAttributions | None = None,
+    dependence: list[PartialDependence] | None = None,
+    *,
+    n_samples: int,
 ) -> dict[str, Any]:
-    """Clarify's analysis.json content, with explainops' run details under ``explainops``."""
-    kernel_shap = {
-        label: {
-            "global_shap_values": values,
-            "expected_value": float(expected),
+    """Clarify's analysis.json content, with explainops' run details under ``explainops``.
+
+    ``attributions`` (with ``methods.shap``) become ``explanations.kernel_shap``, ``dependence``
+    (with ``methods.pdp``) ``explanations.pdp``; ``n_samples`` is the rows of the data set.
+    """
+    explanations: dict[str, Any] = {}
+    details: dict[str, Any] = {"version": __version__, "model": model}
+    if attributions is not None:
+        explanations["kernel_shap"] = {
+            label: {
+                "global_shap_values": values,
+                "expected_value": float(expected),
+            }
+            for (label, values), expected in zip(
+                attributions.by_output().items(), attributions.expected_values, strict=True
+            )
         }
-        for (label, values), expected in zip(
-            attributions.by_output().items(), attributions.expected_values, strict=True
-        )
-    }
-    return {
-        "version": config.version or "1.0",
-        "explanations": {"kernel_shap": kernel_shap},
-        "explainops": {
-            "version": __version__,
-            "model": model,
+        settings = kernel_settings(config.shap)
+        details |= {
             "explainer": attributions.explainer,
             "agg_method": config.shap.agg_method,
             "num_samples": config.shap.num_samples,
             "use_logit": config.shap.use_logit,
-            "seed": seed,
-            "n_samples": attributions.n_samples,
-            "max_additivity_error": attributions.max_additivity_error,
-        },
-    }
+            "seed": settings.seed,
+        }
+    if dependence is not None:
+        explanations["pdp"] = [result.as_record() for result in dependence]
+        assert config.methods.pdp is not None
+        details["grid_resolution"] = config.methods.pdp.grid_resolution
+    details["n_samples"] = n_samples
+    if attributions is not None:
+        details["max_additivity_error"] = attributions.max_additivity_error
+    return {"version": config.version or "1.0", "explanations": explanations, "explainops": details}
 
 
 @contextlib.contextmanager

@@ -28,15 +28,25 @@ def endpoint_model(
     attribute: int | str | None,
     **settings: Any,
 ) -> LoadedModel:
-    """The ``predictor`` section's endpoint (``settings``: headers and request limits)."""
+    """The ``predictor`` section's endpoint (``settings``: headers and request limits).
+
+    ``attribute`` (the probability's index or JMESPath) is explained; without it, a JMESPath
+    ``predictor.label`` (a regressor's ``score``, say) is.
+    """
     predictor = config.predictor_or_default
+    content_type = predictor.content_type or dataset_type
     options: dict[str, Any] = {}
     if predictor.content_template is not None:
         options["content_template"] = predictor.content_template
+    if content_type == "application/json":  # Clarify ignores it for other content types
+        options["record_template"] = predictor.record_template
+    if attribute is None and predictor.explained_label is not None:
+        options["label_attribute"] = predictor.explained_label
+        logger.info("analysis config predictor.label: %r explained", predictor.explained_label)
     try:
         loader = EndpointLoader(
             url=url,
-            content_type=predictor.content_type or dataset_type,
+            content_type=content_type,
             accept_type=predictor.accept_type,
             probability_attribute=attribute,
             label_headers=None,

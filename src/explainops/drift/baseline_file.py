@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pydantic
@@ -31,6 +30,7 @@ from explainops.core.samples import SampleScan
 from explainops.errors import InputError
 from explainops.io.datasets import read_json
 from explainops.io.registries import ModelVersion
+from explainops.io.storage import open_file
 from explainops.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def baseline_document(
 def file_fingerprint(path: str) -> str:
     """``sha256:<hex>`` of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
-    with fsspec.open(path, "rb") as handle:
+    with open_file(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return f"sha256:{digest.hexdigest()}"

@@ -7,15 +7,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 from explainops.core.pipeline import DatasetAttributions
-from explainops.drift.baseline_file import AttributionBaseline
 from explainops.drift.ndcg import ndcg, rank_changes, ranked_features
 from explainops.errors import InputError
 from explainops.io.registries import ModelVersion
+
+
+class BaselineAttributions(Protocol):
+    """What a window is compared with: a baseline file, or Model Monitor's constraints."""
+
+    @property
+    def path(self) -> str:
+        """The file the attributions were read from, named in errors."""
+        ...
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels, in the file's order."""
+        ...
+
+    @property
+    def attributions(self) -> dict[str, dict[str, float]]:
+        """``{label: {feature: global attribution}}``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +49,7 @@ class DriftCheck:
 
 
 def compare_with_baseline(
-    baseline: AttributionBaseline,
+    baseline: BaselineAttributions,
     attributions: DatasetAttributions,
     threshold: float,
     top_k: int,
@@ -80,8 +98,9 @@ def violations_document(drifted: list[DriftCheck], threshold: float) -> dict[str
                 "label": check.label,
                 "metric_name": "shap",
                 "constraint_check_type": "feature_attribution_drift_check",
+                # Every digit, as Model Monitor writes it: rounded, 0.8952 would read as 0.90.
                 "description": (
-                    f"Feature attribution drift {check.ndcg:.2f} exceeds threshold {threshold}"
+                    f"Feature attribution drift {check.ndcg!r} exceeds threshold {threshold}"
                 ),
                 "ndcg": check.ndcg,
                 "threshold": threshold,

@@ -22,11 +22,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
-import fsspec
 import pandas as pd
 
 from explainops.errors import ConfigError, InputError
 from explainops.io.datasets import FILE_FORMATS, ParquetWriter, read_table, writer_for_path
+from explainops.io.storage import filesystem_of
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,9 @@ def read_history(path: str) -> pd.DataFrame:
     try:
         if history_layout(path) == "file":
             return read_table(path)
-        filesystem, folder = fsspec.core.url_to_fs(path.rstrip("/"))
+        filesystem, folder = filesystem_of(path.rstrip("/"))
+        # Other runs add parts: list the folder afresh, not from a cached listing (s3fs).
+        filesystem.invalidate_cache(folder)
         parts = sorted(part for part in filesystem.glob(f"{folder}/*.parquet") if "/." not in part)
         frames = [pd.read_parquet(part, filesystem=filesystem) for part in parts]
     except (OSError, ValueError) as error:

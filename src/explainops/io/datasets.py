@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Annotated, Any, Literal
 
-import fsspec
 import jmespath
 import numpy as np
 import pandas as pd
@@ -25,6 +24,7 @@ from jmespath.exceptions import JMESPathError
 
 from explainops.core.component import Component, PathText
 from explainops.errors import ExplainOpsError, InputError, WriteError
+from explainops.io.storage import filesystem_of, is_local, open_file, storage_errors
 
 DEFAULT_BATCH_SIZE = 10_000
 
@@ -67,7 +67,7 @@ class Reader(Component, abc.ABC):
             raise InputError(f"{self.path}: file not found") from error
         except InputError:
             raise
-        except (ValueError, OSError, pa.ArrowException, UnicodeDecodeError) as error:
+        except storage_errors(ValueError, OSError, pa.ArrowException, UnicodeDecodeError) as error:
             detail = " ".join(str(error).split())
             raise InputError(f"{self.path}: cannot read as {self._format}: {detail}") from error
 
@@ -104,7 +104,7 @@ class CsvReader(Reader):
         # index_col=False: a row with more fields than the header is an error, never a row
         # silently shifted into the index.
         with (
-            fsspec.open(self.path, "rt", encoding="utf-8") as handle,
+            open_file(self.path, "rt", encoding="utf-8") as handle,
             pd.read_csv(handle, skipinitialspace=True, index_col=False, **options) as chunks,
         ):
             while True:
@@ -138,7 +138,7 @@ class ParquetReader(Reader):
         # to 1Mi rows in one) is not held whole either; one decoding thread, because arrow's
         # per-thread allocator caches each keep freed pages.
         with (
-            fsspec.open(self.path, "rb") as handle,
+            open_file(self.path, "rb") as handle,
             pq.ParquetFile(handle, pre_buffer=False, buffer_size=64 * 1024) as file,
         ):
             for batch in file.iter_batches(batch_size=self.batch_size, use_threads=False):
@@ -169,7 +169,7 @@ class JsonLinesReader(Reader):
         except JMESPathError as error:
             raise InputError(f"features: {self.features!r} is not a valid JMESPath") from error
         rows: list[dict[str, Any]] = []
-        with fsspec.open(self.path, "rt", encoding="utf-8") as handle:
+        with open_file(self.path, "rt", encoding="utf-8") as handle:
             for line_number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -211,7 +211,60 @@ class JsonLinesReader(Reader):
         return row
 
 
-ReaderKind = CsvReader | ParquetReader | JsonLinesReader
+class JsonReader(Reader):
+    """One JSON document holding every record (Clarify's ``application/json`` data sets).
+
+    Not streamed: a JSON document has no record boundaries to read by, so it is parsed whole
+    (memory grows with the file) and then yielded ``batch_size`` rows at a time. Use JSON Lines
+    for data sets larger than memory.
+
+    Args:
+        features: JMESPath into the document that gives the records' features: a list of lists
+            (a 2-D matrix, one row per record, named by ``headers``) or a list of objects (their
+            keys are the columns), e.g. ``data[*].features``.
+        headers: names of the features when the rows are lists (default column_0, column_1, ...).
+
+    """
+
+    KIND: Literal["JsonReader"] = "JsonReader"
+    features: str
+    headers: list[str] | None = None
+
+    @property
+    def _format(self) -> str:
+        return "JSON"
+
+    def _raw_batches(self) -> Iterator[pd.DataFrame]:
+        try:
+            features = jmespath.compile(self.features)
+        except JMESPathError as error:
+            raise InputError(f"features: {self.features!r} is not a valid JMESPath") from error
+        frame = self.records(features.search(read_json(self.path, "JSON data set")))
+        for start in range(0, len(frame), self.batch_size):
+            yield frame.iloc[start : start + self.batch_size]
+
+    def records(self, found: Any) -> pd.DataFrame:
+        """The frame of what the ``features`` JMESPath found: a list of lists or of objects."""
+        if not isinstance(found, list) or not all(isinstance(row, list | dict) for row in found):
+            got = "nothing" if found is None else json.dumps(found)[:60]
+            raise InputError(
+                f"{self.path}: features {self.features!r} finds {got}; expected a list of "
+                "records' features (lists of values or objects)"
+            )
+        if found and all(isinstance(row, dict) for row in found):
+            return pd.DataFrame(found)
+        width = len(found[0]) if found else 0
+        names = self.headers or [f"column_{index}" for index in range(width)]
+        for number, row in enumerate(found, start=1):
+            if not isinstance(row, list) or len(row) != len(names):
+                raise InputError(
+                    f"{self.path}: record {number}: {json.dumps(row)[:60]} is not a list of "
+                    f"{len(names)} features ({', '.join(names)})"
+                )
+        return pd.DataFrame(found, columns=names)
+
+
+# ReaderKind, the union configurations select readers from, is in explainops.io.readers.
 
 
 def read_json(path: str, what: str, error: type[ExplainOpsError] = InputError) -> Any:
@@ -221,11 +274,11 @@ def read_json(path: str, what: str, error: type[ExplainOpsError] = InputError) -
     the line and column).
     """
     try:
-        with fsspec.open(path, "rt", encoding="utf-8") as handle:
+        with open_file(path, "rt", error, encoding="utf-8") as handle:
             return json.load(handle)
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as problem:
+    except storage_errors(OSError, UnicodeDecodeError) as problem:
         raise error(f"{path}: cannot read the {what}: {problem}") from problem
     except json.JSONDecodeError as problem:
         raise error(
@@ -264,8 +317,15 @@ def check_output_path(path: str) -> None:
 
     ``path`` must not be a folder, each of its existing parents must be a folder, and the nearest
     existing one must be writable (missing folders are created when the output is written).
+
+    On an object store (``s3://``) ``path`` names an object: its bucket must exist and the key
+    must not be a "folder" (a prefix other objects are stored under, refused as a local folder
+    is, so that a configuration means the same on both); keys need no parent folders.
     """
-    filesystem, target = fsspec.core.url_to_fs(path)
+    filesystem, target = filesystem_of(path, WriteError)
+    if not is_local(filesystem):
+        _check_object_path(path, filesystem, target)
+        return
     if filesystem.isdir(target):
         raise WriteError(f"{path}: cannot write: it is a folder; expected the path of a file")
     folder = os.path.dirname(target)
@@ -276,7 +336,7 @@ def check_output_path(path: str) -> None:
         folder = parent
     if folder and filesystem.exists(folder) and not filesystem.isdir(folder):
         raise WriteError(f"{path}: cannot write: {folder} is a file, not a folder")
-    if _is_local(filesystem) and folder:
+    if folder:
         if not os.access(folder, os.W_OK | os.X_OK):
             raise WriteError(f"{path}: cannot write: folder {folder} is not writable")
         if folder != os.path.dirname(target):  # folders to create: try one, leave nothing
@@ -289,10 +349,32 @@ def check_output_path(path: str) -> None:
                 ) from error
 
 
-def _is_local(filesystem: Any) -> bool:
-    return "file" in (
-        (filesystem.protocol,) if isinstance(filesystem.protocol, str) else filesystem.protocol
-    )
+def _check_object_path(path: str, filesystem: Any, target: str) -> None:
+    bucket, _, key = target.partition("/")
+    if not key or target.endswith("/"):
+        raise WriteError(
+            f"{path}: cannot write: expected the URI of an object (s3://bucket/key), not a folder"
+        )
+    try:
+        if bucket and not filesystem.exists(bucket):
+            raise WriteError(
+                f"{path}: cannot write: bucket {bucket!r} does not exist (or these credentials "
+                "cannot see it)"
+            )
+        is_folder = filesystem.isdir(target)
+    except WriteError:
+        raise
+    except Exception as error:  # botocore and s3fs raise many types (credentials, network)
+        raise WriteError(f"{path}: cannot check the output: {_one_line(error)}") from error
+    if is_folder:
+        raise WriteError(
+            f"{path}: cannot write: objects are stored under it (a folder); expected the URI "
+            "of a file"
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _missing_folders(filesystem: Any, folder: str) -> list[str]:
@@ -309,20 +391,28 @@ def _missing_folders(filesystem: Any, folder: str) -> list[str]:
 
 @contextlib.contextmanager
 def atomic_file(path: str, mode: str = "w") -> Iterator[IO[Any]]:
-    """Yield a temporary file next to ``path``: renamed over it on success, deleted on failure.
+    """Yield a file whose content is published at ``path`` only once it is complete.
 
     ``path`` is a local path or fsspec URI. A failed run never leaves a partial file nor replaces
-    a good one, and removes the folders it created for the file.
+    a good one. Locally the file is a temporary one next to ``path``, renamed over it on success
+    (removing, on failure, the folders it created); on an object store, where a rename is a copy
+    and a delete and a temporary object would be visible, it is a local temporary file uploaded
+    in one put once complete (a multipart upload appears only when it completes).
     """
     check_output_path(path)
-    filesystem, target = fsspec.core.url_to_fs(path)
+    filesystem, target = filesystem_of(path, WriteError)
+    encoding = None if "b" in mode else "utf-8"
+    if not is_local(filesystem):
+        with _uploaded_on_success(path, filesystem, target, mode, encoding) as handle:
+            yield handle
+        return
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-    created = _missing_folders(filesystem, folder) if _is_local(filesystem) else []
+    created = _missing_folders(filesystem, folder)
     try:
         if folder:
             filesystem.makedirs(folder, exist_ok=True)
-        handle = filesystem.open(temporary, mode)
+        handle = filesystem.open(temporary, mode, **({"encoding": encoding} if encoding else {}))
     except OSError as error:
         _remove_folders(filesystem, created)
         raise WriteError(f"{path}: cannot write: {error.strerror or error}") from error
@@ -340,6 +430,27 @@ def atomic_file(path: str, mode: str = "w") -> Iterator[IO[Any]]:
             filesystem.rm(temporary)
         _remove_folders(filesystem, created)
         raise
+
+
+@contextlib.contextmanager
+def _uploaded_on_success(
+    path: str, filesystem: Any, target: str, mode: str, encoding: str | None
+) -> Iterator[IO[Any]]:
+    """Yield a local temporary file; upload it to ``target`` once closed without an error."""
+    with tempfile.TemporaryDirectory(prefix="explainops-upload-") as folder:
+        local = os.path.join(folder, os.path.basename(target))
+        try:
+            handle = open(local, mode, encoding=encoding)  # noqa: SIM115 - closed below
+        except OSError as error:
+            raise WriteError(
+                f"{path}: cannot write the local copy {local}: {error.strerror or error}"
+            ) from error
+        with handle:
+            yield handle
+        try:
+            filesystem.put_file(local, target)
+        except Exception as error:  # botocore and s3fs raise many types (credentials, network)
+            raise WriteError(f"{path}: cannot upload: {_one_line(error)}") from error
 
 
 def _remove_folders(filesystem: Any, folders: list[str]) -> None:
@@ -378,7 +489,7 @@ def json_safe(node: Any) -> Any:
 class Writer(Component, abc.ABC):
     """Writes a table to ``path`` (local path or fsspec URI), atomically.
 
-    Rows go to a temporary file in the same folder, renamed over ``path`` only once every batch
+    Rows go to a temporary file (``atomic_file``), published at ``path`` only once every batch
     is written: a failed run never leaves a partial file nor replaces a good one.
     """
 

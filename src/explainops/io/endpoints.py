@@ -1,5 +1,7 @@
 """A model served over HTTP, spoken to in SageMaker Clarify's content types.
 
+CSV, JSON Lines, JSON (``content_template`` and ``record_template``, see
+``explainops.io.json_payloads``) and Parquet requests; CSV, JSON Lines and JSON responses.
 Rows go to the endpoint in requests of ``rows_per_request`` rows, up to ``max_concurrency`` at a
 time, and come back in input order. Every response is checked against its request: a wrong number of
 rows, an unparsable body or a missing attribute is an ``EndpointError`` naming the request batch,
@@ -46,13 +48,19 @@ from explainops.core.component import Component
 from explainops.core.model import LoadedModel
 from explainops.errors import ConfigError, EndpointError
 from explainops.explainers.coalitions import MODEL_CALL_ROWS, ModelCallRows
+from explainops.io.json_payloads import JsonTemplates, decode_json_scores, parse_templates
 from explainops.io.registries import Loader, ModelVersion
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-ContentType = Literal["text/csv", "application/jsonlines", "application/x-parquet"]
-AcceptType = Literal["text/csv", "application/jsonlines"]
+ContentType = Literal[
+    "text/csv", "application/jsonlines", "application/json", "application/x-parquet"
+]
+AcceptType = Literal["text/csv", "application/jsonlines", "application/json"]
+JSON = "application/json"
+JSON_LINES = "application/jsonlines"
+DEFAULT_JSON_LINES_TEMPLATE = '{"features":$features}'
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 30.0
@@ -75,6 +83,7 @@ ANSWERED_TYPES = {
         "application/json",
         "text/plain",
     },
+    "application/json": {"application/json", "text/json", "text/plain"},
 }
 
 
@@ -109,14 +118,29 @@ class EndpointLoader(Loader, RequestLimits):
     Args:
         url: the endpoint's invocation URL.
         content_type: request format: ``text/csv`` (rows without header),
-            ``application/jsonlines`` (one ``content_template`` per row) or
-            ``application/x-parquet`` (a Parquet file with the feature columns).
-        accept_type: response format, ``text/csv`` or ``application/jsonlines``
-            (default: the content type, or ``text/csv`` for Parquet requests).
-        content_template: JSON Lines request template; ``$features`` becomes the row's values.
-        probability_attribute: which part of each response row to explain: a column index for
-            CSV responses, a JMESPath (e.g. ``probability``) for JSON Lines responses. Unset, the
-            whole CSV row (or the JSON value) is the scores.
+            ``application/jsonlines`` (one ``content_template`` per row),
+            ``application/json`` (one JSON document per request, from ``content_template`` and
+            ``record_template``) or ``application/x-parquet`` (a Parquet file with the feature
+            columns).
+        accept_type: response format, ``text/csv``, ``application/jsonlines`` or
+            ``application/json`` (default: the content type, or ``text/csv`` for Parquet).
+        content_template: JSON Lines: the template of each row, ``$features`` becomes the row's
+            values (default ``{"features":$features}``). JSON (required): the template of each
+            request, with ``$records`` (the JSON list of the request's records) or ``$record``
+            (one record: every request then holds one row, whatever ``rows_per_request`` says),
+            and optionally ``$feature_names`` (the list of feature names).
+        record_template: JSON only (required): the template of each record, with ``$features``
+            (the row's values as a JSON list; optionally ``$feature_names`` too),
+            ``$features_kvp`` (an object ``{name: value}``), or one ``"${name}"`` placeholder per
+            feature (quotes included; every feature once, no other names).
+        probability_attribute: which part of each response to explain: a column index for CSV
+            responses (or into each record's list of scores in JSON), a JMESPath for JSON Lines
+            records (e.g. ``probability``) and JSON documents (e.g. ``predictions[*].score`` for
+            a batch, ``score`` for one record). Unset, the whole CSV row (or the JSON value) is
+            the scores.
+        label_attribute: JSON Lines and JSON responses: a JMESPath of the predicted label (or a
+            regressor's prediction), explained when ``probability_attribute`` is unset (Clarify's
+            ``predictor.label``).
         label_headers: names of the explained outputs.
         headers: extra request headers (use ``${oc.env:NAME}`` in YAML for secrets).
         headers_from_env: request headers read from environment variables at load time,
@@ -130,21 +154,42 @@ class EndpointLoader(Loader, RequestLimits):
     url: Annotated[str, pydantic.Field(pattern=r"^https?://")]
     content_type: ContentType = "text/csv"
     accept_type: AcceptType | None = None
-    content_template: str = '{"features":$features}'
+    content_template: str | None = None
+    record_template: str | None = None
     probability_attribute: int | str | None = None
+    label_attribute: str | None = None
     label_headers: list[str] | None = None
     headers: dict[str, str] = pydantic.Field(default_factory=dict)
     headers_from_env: dict[str, str] = pydantic.Field(default_factory=dict)
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> EndpointLoader:
-        if self.content_type == "application/jsonlines" and (
-            self.content_template.count(FEATURES_PLACEHOLDER) != 1
+        if self.content_type == JSON_LINES and (
+            self.request_template.count(FEATURES_PLACEHOLDER) != 1
         ):
             raise ValueError(
                 f"content_template must contain {FEATURES_PLACEHOLDER} exactly once, "
-                f"got {self.content_template!r}"
+                f"got {self.request_template!r}"
             )
+        if self.content_type == JSON:
+            parse_templates(self.content_template, self.record_template)
+        elif self.record_template is not None:
+            raise ValueError(
+                f"record_template is only used with application/json requests, not "
+                f"{self.content_type}"
+            )
+        if self.label_attribute is not None:
+            if self.response_type == "text/csv":
+                raise ValueError(
+                    "label_attribute is a JMESPath into JSON responses; for text/csv responses "
+                    "select the column with probability_attribute"
+                )
+            try:
+                jmespath.compile(self.label_attribute)
+            except JMESPathError as error:
+                raise ValueError(
+                    f"label_attribute {self.label_attribute!r} is not a JMESPath"
+                ) from error
         if isinstance(self.probability_attribute, str):
             if self.response_type == "text/csv":
                 raise ValueError(
@@ -166,9 +211,30 @@ class EndpointLoader(Loader, RequestLimits):
         """The response format asked for."""
         if self.accept_type is not None:
             return self.accept_type
-        return (
-            "application/jsonlines" if self.content_type == "application/jsonlines" else "text/csv"
-        )
+        if self.content_type in (JSON_LINES, JSON):
+            return self.content_type  # type: ignore[return-value]
+        return "text/csv"
+
+    @property
+    def request_template(self) -> str:
+        """``content_template``, or JSON Lines' default ``{"features":$features}``."""
+        if self.content_template is not None:
+            return self.content_template
+        return DEFAULT_JSON_LINES_TEMPLATE if self.content_type == JSON_LINES else ""
+
+    @property
+    def json_templates(self) -> JsonTemplates | None:
+        """The parsed templates of ``application/json`` requests, else None."""
+        if self.content_type != JSON:
+            return None
+        return parse_templates(self.content_template, self.record_template)
+
+    @property
+    def explained_attribute(self) -> int | str | None:
+        """What is explained: ``probability_attribute``, else ``label_attribute``."""
+        if self.probability_attribute is not None:
+            return self.probability_attribute
+        return self.label_attribute
 
     def load(self, version: ModelVersion | None) -> LoadedModel:
         """A model whose predictions come from the endpoint."""
@@ -178,6 +244,14 @@ class EndpointLoader(Loader, RequestLimits):
                 "select the output with probability_attribute"
             )
         client = EndpointClient(self, self._request_headers())
+        templates = self.json_templates
+        if templates is not None and templates.single_record:
+            logger.info(
+                "%s: content_template has $record: one row per request (rows_per_request %d "
+                "does not apply)",
+                display_url(self.url),
+                self.rows_per_request,
+            )
         names = tuple(self.label_headers) if self.label_headers else None
         return LoadedModel(client.predict, lambda frame: names, None, version)
 
@@ -230,6 +304,12 @@ class EndpointClient:
         self.headers = headers
         self.display_url = display_url(settings.url)
         self._masked = masked_values(settings.url, headers)
+        self._templates = settings.json_templates
+        self._rows_per_request = (
+            1
+            if self._templates is not None and self._templates.single_record
+            else settings.rows_per_request
+        )
         self._batch_numbers = itertools.count(1)
         self._local = threading.local()
         self._executor: ThreadPoolExecutor | None = None
@@ -244,7 +324,7 @@ class EndpointClient:
 
     def predict(self, frame: pd.DataFrame) -> FloatArray:
         """Scores of every row of ``frame``, shape (n_rows, n_outputs), in row order."""
-        size = self.settings.rows_per_request
+        size = self._rows_per_request
         # Read here: the pool's threads do not see this thread's context.
         call = MODEL_CALL_ROWS.get()
         batches = []
@@ -281,7 +361,11 @@ class EndpointClient:
         return session
 
     def _score(self, batch: RequestBatch) -> FloatArray:
-        body = encode_rows(batch.rows, self.settings.content_type, self.settings.content_template)
+        settings = self.settings
+        if self._templates is not None:
+            body = self._templates.encode(batch.rows)
+        else:
+            body = encode_rows(batch.rows, settings.content_type, settings.request_template)
         response, content = self._post(body, batch.where)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         expected = self.settings.response_type
@@ -289,9 +373,15 @@ class EndpointClient:
             raise EndpointError(
                 f"{batch.where}: response Content-Type {media_type!r}, expected {expected!r}"
             )
+        single = self._templates is not None and self._templates.single_record
         try:
             return decode_scores(
-                content, expected, self.settings.probability_attribute, len(batch.rows), batch.where
+                content,
+                expected,
+                settings.explained_attribute,
+                len(batch.rows),
+                batch.where,
+                single_record=single,
             )
         except EndpointError as error:  # it may quote the body, and the body may echo a secret
             raise EndpointError(masked_text(str(error), self._masked)) from None
@@ -485,8 +575,19 @@ def declared_length(response: requests.Response) -> int | None:
         return None
 
 
-def encode_rows(rows: pd.DataFrame, content_type: ContentType, template: str) -> bytes:
-    """The request body of ``rows`` in ``content_type`` (numbers written round-trip exact)."""
+def encode_rows(
+    rows: pd.DataFrame,
+    content_type: ContentType,
+    template: str,
+    record_template: str | None = None,
+) -> bytes:
+    """The request body of ``rows`` in ``content_type`` (numbers written round-trip exact).
+
+    ``template``: JSON Lines' per-row template, or JSON's ``content_template`` (then
+    ``record_template`` too).
+    """
+    if content_type == JSON:
+        return parse_templates(template, record_template).encode(rows)
     if content_type == "application/x-parquet":
         buffer = io.BytesIO()
         pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), buffer)
@@ -526,9 +627,20 @@ def _csv_lines(rows: pd.DataFrame) -> bytes:
 
 
 def decode_scores(
-    content: bytes, accept_type: AcceptType, attribute: int | str | None, n_rows: int, where: str
+    content: bytes,
+    accept_type: AcceptType,
+    attribute: int | str | None,
+    n_rows: int,
+    where: str,
+    *,
+    single_record: bool = False,
 ) -> FloatArray:
-    """Parse a response into (n_rows, n_outputs) scores; any mismatch is an EndpointError."""
+    """Parse a response into (n_rows, n_outputs) scores; any mismatch is an EndpointError.
+
+    ``single_record``: a JSON request of one record (``$record``), answered by one JSON value.
+    """
+    if accept_type == JSON:
+        return decode_json_scores(content, attribute, n_rows, single_record, where)
     fast = (
         _fast_csv_scores(content, attribute, n_rows)
         if accept_type == "text/csv"

@@ -11,6 +11,14 @@ from typing import Annotated, Literal
 import pydantic
 
 from explainops.core.component import PathText
+from explainops.core.pipeline import DatasetAttributions, explain_dataset
+from explainops.drift.backfill import (
+    WindowedAttributions,
+    WindowedSamples,
+    Windows,
+    check_windows,
+    windowed_samples,
+)
 from explainops.drift.baseline_file import AttributionBaseline
 from explainops.drift.comparison import (
     compare_with_baseline,
@@ -20,10 +28,14 @@ from explainops.drift.comparison import (
 )
 from explainops.drift.history import append_history, history_layout
 from explainops.errors import ConfigError, DriftError
-from explainops.io.datasets import write_json
+from explainops.io.capture import CaptureReader
+from explainops.io.datasets import read_table, write_json
+from explainops.io.loaders import LoadedModel
 from explainops.io.registries import ModelVersion
 from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
+from explainops.services.alerts import Notification
+from explainops.services.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,9 @@ class AttributionDriftJob(ModelJob):
         top_k: features listed per label in violations and history.
         allow_model_change: explain a model other than the baseline's (else refused).
         fail_on_violation: fail the job (exit 1) when a label drifts, after writing everything.
+        windows: cut the samples into windows by time (a backfill): ``every`` (``1d``, ``6h``),
+            ``time_column`` (default with a ``CaptureReader``: the capture time) and
+            ``min_samples``; each window is compared and recorded, in one run.
 
     The window is explained with the baseline's explainer config and background rows; setting
     ``explainer`` here is refused. The model fields are ``ModelJob``'s.
@@ -59,6 +74,7 @@ class AttributionDriftJob(ModelJob):
     top_k: Annotated[int, pydantic.Field(ge=1)] = 5
     allow_model_change: bool = False
     fail_on_violation: bool = False
+    windows: Windows | None = None
 
     @pydantic.model_validator(mode="after")
     def _check_settings(self) -> AttributionDriftJob:
@@ -71,6 +87,16 @@ class AttributionDriftJob(ModelJob):
             history_layout(self.history_path)
         except ConfigError as error:
             raise ValueError(str(error)) from None
+        if self.windows is not None:
+            if self.window_id is not None:
+                raise ValueError("window_id: windows name themselves by time; remove it here")
+            if self.windows.time_column is None and not isinstance(
+                self.inputs_samples, CaptureReader
+            ):
+                raise ValueError(
+                    "windows.time_column: required unless inputs_samples is a CaptureReader "
+                    "(whose capture time is then used)"
+                )
         return self
 
     def output_paths(self) -> dict[str, str]:
@@ -89,15 +115,17 @@ class AttributionDriftJob(ModelJob):
         return [f"baseline: {self.baseline_path} ({features} features)", *super().check()]
 
     def run(self) -> JobResult:
-        """Read the baseline, explain the window, compare, write, notify."""
+        """Read the baseline, explain the window (or every window), compare, write, notify."""
         started = time.perf_counter()
         self.check_outputs()
-        window_time = datetime.now(UTC)
-        window_id = self.window_id or window_time.strftime("%Y-%m-%dT%H:%M:%SZ")
         logger.info("read the baseline %s", self.baseline_path)
         baseline = AttributionBaseline.read(self.baseline_path)
         version = self._resolve_for(baseline)
         model = self.load_model(version)
+        if self.windows is not None:
+            return self._backfill(baseline, version, model, started)
+        window_time = datetime.now(UTC)
+        window_id = self.window_id or window_time.strftime("%Y-%m-%dT%H:%M:%SZ")
         logger.info("explain window %s from %s", window_id, self.inputs_samples.path)
         attributions = self.explain_samples(
             version,
@@ -109,12 +137,10 @@ class AttributionDriftJob(ModelJob):
         checks = compare_with_baseline(baseline, attributions, self.threshold, self.top_k)
         drifted = [check for check in checks if check.drifted]
         for check in checks:
+            verdict = "DRIFT" if check.drifted else "ok"
             logger.info(
                 "label %s: NDCG %.4f (threshold %.2f): %s",
-                check.label,
-                check.ndcg,
-                self.threshold,
-                "DRIFT" if check.drifted else "ok",
+                *(check.label, check.ndcg, self.threshold, verdict),
             )
         logger.info("write %s (%d violations)", self.violations_path, len(drifted))
         write_json(self.violations_path, violations_document(drifted, self.threshold))
@@ -129,19 +155,94 @@ class AttributionDriftJob(ModelJob):
             outputs={"violations": self.violations_path, "history": self.history_path},
             metrics=drift_metrics(checks, self.threshold),
         )
-        if drifted and self.fail_on_violation:
-            labels = ", ".join(f"{check.label} NDCG {check.ndcg:.3f}" for check in drifted)
-            failure = DriftError(
-                f"attribution drift in window {window_id}: {labels} < {self.threshold} "
-                "(fail_on_violation)"
+        labels = ", ".join(f"{check.label} NDCG {check.ndcg:.3f}" for check in drifted)
+        self._notify(notification, f"window {window_id}: {labels}" if drifted else None)
+        return JobResult(self.KIND, notification.outputs, notification, attributions)
+
+    def _backfill(
+        self,
+        baseline: AttributionBaseline,
+        version: ModelVersion | None,
+        model: LoadedModel,
+        started: float,
+    ) -> JobResult:
+        """Explain the samples once, cut into windows; compare and record every window."""
+        assert self.windows is not None
+        samples = windowed_samples(self.inputs_samples, self.windows)
+        split = WindowedAttributions(
+            samples, baseline.explainer.agg_method, baseline.explainer.seed
+        )
+        logger.info(
+            "backfill %s: windows of %s by %s",
+            samples.path,
+            self.windows.every,
+            samples.time_column,
+        )
+        total = self._explain(version, model, baseline, samples, split)
+        backfill = check_windows(
+            baseline,
+            split.windows(total),
+            split.missing(),
+            threshold=self.threshold,
+            top_k=self.top_k,
+            min_samples=self.windows.min_samples,
+        )
+        document = backfill.violations_document()
+        logger.info(
+            "write %s (%d violations in %d windows)",
+            self.violations_path,
+            len(document["violations"]),
+            len(backfill.drifted),
+        )
+        write_json(self.violations_path, document)
+        if backfill.checked:
+            rows = backfill.history_rows(self.model_name(version), version)
+            first, last = backfill.checked[0].window, backfill.checked[-1].window
+            append_history(self.history_path, rows, f"{first.window_id}_{last.window_id}")
+        notification = self.completion_notification(
+            version,
+            total,
+            started,
+            outputs={"violations": self.violations_path, "history": self.history_path},
+            metrics=backfill.metrics(),
+        )
+        self._notify(notification, backfill.drift_summary())
+        return JobResult(self.KIND, notification.outputs, notification, total)
+
+    def _explain(
+        self,
+        version: ModelVersion | None,
+        model: LoadedModel,
+        baseline: AttributionBaseline,
+        samples: WindowedSamples,
+        split: WindowedAttributions,
+    ) -> DatasetAttributions:
+        """The shared pipeline over the windowed samples, each batch split by window."""
+        with self.engine.session() as engine:
+            return explain_dataset(
+                samples,
+                self.input_schema_of(version),
+                model,
+                baseline.explainer,
+                output_names=self.labels or baseline.labels,
+                baseline=lambda scan: baseline.background_for(scan, samples.path),
+                on_batch=split.add,
+                map_batches=engine.map,
+                progress=Progress,
+                read_table=read_table,
             )
-            # One notification per run: the failure, with the drift's figures.
+
+    def _notify(self, notification: Notification, drift: str | None) -> None:
+        """Notify once: the failure with the drift's figures when ``fail_on_violation``."""
+        if drift is not None and self.fail_on_violation:
+            failure = DriftError(
+                f"attribution drift in {drift} < {self.threshold} (fail_on_violation)"
+            )
             notification = dataclasses.replace(notification, status="failed", error=str(failure))
             self.alerts.notify(notification)
             failure.notified = True
             raise failure
         self.alerts.notify(notification)
-        return JobResult(self.KIND, notification.outputs, notification, attributions)
 
     def _resolve_for(self, baseline: AttributionBaseline) -> ModelVersion | None:
         """The model version to explain, refused if it is not the baseline's model."""

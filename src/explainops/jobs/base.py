@@ -26,14 +26,15 @@ class JobResult:
         job: the job's KIND.
         outputs: every file written, by name.
         notification: the completion notification (its figures, as sent to ``alerts``).
-        attributions: the global attributions the job computed.
+        attributions: the global attributions the job computed (None: it computed none, as
+            a Clarify analysis of partial dependence only).
 
     """
 
     job: str
     outputs: dict[str, str]
     notification: Notification
-    attributions: DatasetAttributions
+    attributions: DatasetAttributions | None
 
     @property
     def metrics(self) -> dict[str, Any]:

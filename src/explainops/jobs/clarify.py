@@ -2,7 +2,9 @@
 
 Reads the data set the way Clarify does (``explainops.clarify.data``), explains the model in
 process (an MLflow model URI) or behind an HTTP endpoint (``explainops.clarify.model``) with
-Kernel SHAP, and writes Clarify's output layout (``explainops.clarify.layout``):
+Kernel SHAP (``methods.shap``) and partial dependence (``methods.pdp``,
+``explainops.clarify.partial_dependence``), and writes Clarify's output layout
+(``explainops.clarify.layout``):
 ``analysis.json``, plus ``explanations_shap/out.csv`` when ``save_local_shap_values`` is set.
 """
 
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import pydantic
 
@@ -23,19 +26,27 @@ from explainops.clarify.layout import (
     output_paths,
 )
 from explainops.clarify.model import endpoint_model, labelled, registered_model
+from explainops.clarify.partial_dependence import check_pdp_features, clarify_partial_dependence
 from explainops.core.component import MlflowUri, PathText
 from explainops.core.model import LoadedModel
-from explainops.core.pipeline import explain_dataset
+from explainops.core.pipeline import BatchMapper, DatasetAttributions, explain_dataset
 from explainops.core.redaction import mask_url
 from explainops.core.samples import SampleSource, first_batch
+from explainops.drift.comparison import drift_metrics
+from explainops.drift.constraints import VIOLATIONS_FILE, AttributionConstraints, write_violations
 from explainops.engines import EngineKind, LocalEngine
+from explainops.errors import ConfigError
+from explainops.explainers import Explanation
 from explainops.io.datasets import write_json
 from explainops.io.endpoints import RequestLimits
 from explainops.io.registries import default_tracking_uri
 from explainops.jobs.base import Job, JobResult, success_notification
+from explainops.services.alerts import Notification
 from explainops.services.progress import Progress
 
 logger = logging.getLogger(__name__)
+
+TOP_FEATURES = 5  # features listed per label in a violation
 
 
 class ClarifyJob(Job):
@@ -62,6 +73,12 @@ class ClarifyJob(Job):
             concurrency, timeout, retries, backoff), as for an ``EndpointLoader``.
         batch_size: rows read and explained per batch.
         engine: where batches are explained: ``LocalEngine`` or ``DaskEngine``.
+        baseline_constraints: the ``analysis.json`` of a baseline job (Clarify's, or an
+            explainops one): run as Model Monitor's explainability monitor, comparing the data
+            set's global SHAP values with it per label by NDCG and writing
+            ``constraint_violations.json`` next to ``analysis.json``.
+        threshold: NDCG below it is a violation (default 0.9, Model Monitor's); only with
+            ``baseline_constraints``.
 
     """
 
@@ -79,29 +96,37 @@ class ClarifyJob(Job):
     requests: RequestLimits = RequestLimits()
     batch_size: Annotated[int, pydantic.Field(ge=1)] = 10_000
     engine: Annotated[EngineKind, pydantic.Field(discriminator="KIND")] = LocalEngine()
+    baseline_constraints: PathText | None = None
+    threshold: Annotated[float, pydantic.Field(gt=0, le=1)] = 0.90
 
     @pydantic.model_validator(mode="after")
     def _check_model(self) -> ClarifyJob:
         if (self.model_uri is None) == (self.endpoint_url is None):
             raise ValueError("give exactly one of model_uri and endpoint_url")
+        if "threshold" in self.model_fields_set and self.baseline_constraints is None:
+            raise ValueError("threshold: a drift threshold needs baseline_constraints")
         return self
 
     def output_paths(self) -> dict[str, str]:
-        """analysis.json and, when the config saves them, the local values."""
-        return output_paths(self.output_dir, load_analysis_config(self.analysis_config))
+        """analysis.json, the local values when saved, constraint_violations.json when checked."""
+        return self._outputs(load_analysis_config(self.analysis_config))
 
     def check(self) -> list[str]:
         """Read the config and the data set's first batch, load the model, check the outputs."""
         config = load_analysis_config(self.analysis_config)
         dataset_type = dataset_type_of(self.dataset, self.dataset_type or config.dataset_type)
-        batch = first_batch(self._reader(config, dataset_type, self.dataset), None)
+        reader = self._reader(config, dataset_type, self.dataset)
+        batch = first_batch(reader, None)
+        check_pdp_features(config, reader)
         self._model(config, dataset_type)
+        constraints = self._constraints()
         return [
             f"analysis config: {self.analysis_config}",
             f"dataset: {self.dataset} ({dataset_type}): first {len(batch)} row(s) read",
             f"model: {self._model_name()}"
             + (" (not called by validate)" if self.endpoint_url else " (loaded)"),
-            *self.check_outputs(output_paths(self.output_dir, config)),
+            *([f"baseline constraints: {constraints.describe()}"] if constraints else []),
+            *self.check_outputs(self._outputs(config)),
         ]
 
     def run(self) -> JobResult:
@@ -109,49 +134,113 @@ class ClarifyJob(Job):
         started = time.perf_counter()
         logger.info("read analysis config %s", self.analysis_config)
         config = load_analysis_config(self.analysis_config)
-        outputs = output_paths(self.output_dir, config)
+        outputs = self._outputs(config)
         self.check_outputs(outputs)
+        constraints = self._constraints()
         dataset_type = dataset_type_of(self.dataset, self.dataset_type or config.dataset_type)
         reader = self._reader(config, dataset_type, self.dataset)
         logger.info("dataset %s (%s)", self.dataset, dataset_type)
         model = labelled(
             self._model(config, dataset_type), config.predictor_or_default.label_headers
         )
-        settings = kernel_settings(config.shap)
+        check_pdp_features(config, reader)
+        if constraints is not None and config.methods.shap is None:
+            raise ConfigError(
+                "baseline_constraints: the drift check compares global SHAP values; "
+                "the analysis config has no methods.shap"
+            )
         with (
             local_values_writer(outputs.get("local_values")) as write_local,
             self.engine.session() as engine,
         ):
-            attributions = explain_dataset(
-                reader,
-                None,
-                model,
-                settings,
-                baseline=lambda scan: shap_background(
-                    config,
-                    dataset_type,
-                    settings,
-                    scan,
-                    features_attribute=self.features_attribute,
-                    batch_size=self.batch_size,
-                ),
-                on_batch=write_local,
-                map_batches=engine.map,
-                progress=Progress,
+            attributions = (
+                self._shap(config, dataset_type, reader, model, write_local, engine.map)
+                if config.methods.shap is not None
+                else None
             )
-            analysis = analysis_document(attributions, config, settings.seed, self._model_name())
+            dependence, n_samples = (
+                clarify_partial_dependence(config.methods.pdp, reader, model, attributions)
+                if config.methods.pdp is not None
+                else (None, attributions.n_samples if attributions else 0)
+            )
+            analysis = analysis_document(
+                config, self._model_name(), attributions, dependence, n_samples=n_samples
+            )
+            checks = (
+                constraints.compare(attributions, self.threshold, TOP_FEATURES, self.dataset)
+                if constraints and attributions
+                else None
+            )
             logger.info("write %s", outputs["analysis"])
             write_json(outputs["analysis"], analysis)
-        notification = success_notification(
-            self.KIND,
-            attributions,
-            model=self._model_name(),
-            version=None,
-            duration_s=time.perf_counter() - started,
-            outputs={"analysis": outputs["analysis"]},
+            if checks is not None:
+                write_violations(outputs["constraint_violations"], checks, self.threshold)
+        published = {name: path for name, path in outputs.items() if name != "local_values"}
+        notification = (
+            success_notification(
+                self.KIND,
+                attributions,
+                model=self._model_name(),
+                version=None,
+                duration_s=time.perf_counter() - started,
+                outputs=published,
+                metrics=drift_metrics(checks, self.threshold) if checks is not None else None,
+            )
+            if attributions
+            else Notification(
+                self.KIND,
+                "succeeded",
+                model=self._model_name(),
+                n_samples=n_samples,
+                duration_s=time.perf_counter() - started,
+                outputs=published,
+            )
         )
         self.alerts.notify(notification)
         return JobResult(self.KIND, outputs, notification, attributions)
+
+    def _shap(
+        self,
+        config: AnalysisConfig,
+        dataset_type: DatasetType,
+        reader: SampleSource,
+        model: LoadedModel,
+        write_local: Callable[[Explanation, list[Any]], None] | None,
+        map_batches: BatchMapper,
+    ) -> DatasetAttributions:
+        """``methods.shap``: Kernel SHAP values of every row, local values written as they come."""
+        settings = kernel_settings(config.shap)
+        return explain_dataset(
+            reader,
+            None,
+            model,
+            settings,
+            baseline=lambda scan: shap_background(
+                config,
+                dataset_type,
+                settings,
+                scan,
+                features_attribute=self.features_attribute,
+                batch_size=self.batch_size,
+            ),
+            on_batch=write_local,
+            map_batches=map_batches,
+            progress=Progress,
+        )
+
+    def _outputs(self, config: AnalysisConfig) -> dict[str, str]:
+        outputs = output_paths(self.output_dir, config)
+        if self.baseline_constraints is not None:
+            outputs["constraint_violations"] = f"{self.output_dir.rstrip('/')}/{VIOLATIONS_FILE}"
+        return outputs
+
+    def _constraints(self) -> AttributionConstraints | None:
+        """The baseline constraints, read and checked before any model call (None: no check)."""
+        if self.baseline_constraints is None:
+            return None
+        constraints = AttributionConstraints.read(self.baseline_constraints)
+        logger.info("baseline constraints %s", constraints.describe())
+        return constraints
 
     def _reader(self, config: AnalysisConfig, dataset_type: DatasetType, path: str) -> SampleSource:
         return clarify_samples(

@@ -20,8 +20,9 @@ from explainops.core.samples import SampleScan, first_batch
 from explainops.core.schemas import InputSchema, schema_from_signature
 from explainops.engines import EngineKind, LocalEngine
 from explainops.explainers import Explanation
-from explainops.io.datasets import ReaderKind, read_table
+from explainops.io.datasets import read_table
 from explainops.io.loaders import CustomLoader, EndpointLoader, LoadedModel, LoaderKind
+from explainops.io.readers import ReaderKind
 from explainops.io.registries import ModelVersion, Registry
 from explainops.jobs.base import Job, success_notification
 from explainops.services.alerts import Notification

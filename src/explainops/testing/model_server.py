@@ -1,13 +1,22 @@
 """A real HTTP model server on 127.0.0.1 that speaks SageMaker Clarify's content types.
 
 It serves any ``predict(frame) -> (n, k) scores`` function (a fitted scikit-learn model's
-``predict_proba``) at ``POST /invocations``, reading ``text/csv``, ``application/jsonlines`` and
-``application/x-parquet`` request bodies and answering ``text/csv`` or ``application/jsonlines``
-exactly like the examples of Clarify's documentation (``1,0.5385257417814224`` and
-``{"predicted_label": 1, "probability": 0.5385257417814224}``). Floats are written round-trip
-exact: a client reads back every bit the model computed. (A model can round differently in the
-last bit for other batch shapes, so scores of rows sent in other batches than a local call's
-agree with it to about 1e-16, not always bit for bit.)
+``predict_proba``) at ``POST /invocations``, reading ``text/csv``, ``application/jsonlines``,
+``application/json`` and ``application/x-parquet`` request bodies and answering ``text/csv`` or
+``application/jsonlines`` exactly like the examples of Clarify's documentation
+(``1,0.5385257417814224`` and ``{"predicted_label": 1, "probability": 0.5385257417814224}``), or
+``application/json``: ``{"predictions": [{"label": 1, "score": 0.5385...}, ...]}`` for a request
+of records, ``{"label": 1, "score": 0.5385...}`` for a request of one record (add ``"scores"``,
+every class's, for more than two classes).
+
+The rows of a JSON request are found as Clarify's templates write them: a list of records, an
+object holding one (``{"instances": [...], "feature_names": [...]}``; or name it with
+``json_records``), or one record alone. A record is a list of the feature values, an object keyed
+by the feature names, or an object holding such a list under ``features_key``.
+
+Floats are written round-trip exact: a client reads back every bit the model computed. (A model
+can round differently in the last bit for other batch shapes, so scores of rows sent in other
+batches than a local call's agree with it to about 1e-16, not always bit for bit.)
 
 Faults (error statuses, delays, short, garbage, mistyped or truncated responses, dropped
 connections) can be switched on at run time, from the test thread, while client threads are
@@ -35,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+import jmespath
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -48,9 +58,10 @@ ScheduledFault = int | Literal["stall", "drop", "truncate"] | None
 
 CSV = "text/csv"
 JSON_LINES = "application/jsonlines"
+JSON = "application/json"
 PARQUET = "application/x-parquet"
-REQUEST_TYPES = (CSV, JSON_LINES, PARQUET)
-RESPONSE_TYPES = (CSV, JSON_LINES)
+REQUEST_TYPES = (CSV, JSON_LINES, JSON, PARQUET)
+RESPONSE_TYPES = (CSV, JSON_LINES, JSON)
 GARBAGE = b"<html>oops</html>"
 HTML_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
@@ -98,7 +109,10 @@ class ModelServer:
             (a 1-D result is read as k = 1).
         feature_names: the model's features, in the order CSV and JSON list rows carry them.
         features_key: the key of each JSON Lines request record that holds the features (a list
-            in feature order, or an object of name -> value).
+            in feature order, or an object of name -> value); in JSON requests, a key of each
+            record that may hold them.
+        json_records: a JMESPath of the list of records in JSON requests (default: found as the
+            module docstring says).
         default_accept: the response type when ``Accept`` is absent or ``*/*``.
         csv_layout: ``"label_probability"`` writes ``label,probability`` per row (binary: the
             positive-class probability; more classes: the predicted label's), ``"scores"``
@@ -115,6 +129,7 @@ class ModelServer:
         feature_names: Sequence[str],
         *,
         features_key: str = "features",
+        json_records: str | None = None,
         default_accept: str = CSV,
         csv_layout: CsvLayout = "label_probability",
         labels: Sequence[Any] | None = None,
@@ -128,6 +143,7 @@ class ModelServer:
         self.predict = predict
         self.feature_names = list(feature_names)
         self.features_key = features_key
+        self.json_records = jmespath.compile(json_records) if json_records else None
         self.default_accept = default_accept
         self.csv_layout = csv_layout
         self.labels = None if labels is None else [_plain(label) for label in labels]
@@ -316,12 +332,21 @@ class ModelServer:
 
     def read_frame(self, content_type: str, body: bytes) -> pd.DataFrame:
         """Parse a request body into a DataFrame with the feature columns, in order."""
+        return self.read_request(content_type, body)[0]
+
+    def read_request(self, content_type: str, body: bytes) -> tuple[pd.DataFrame, bool]:
+        """The request's rows, and whether it was one JSON record (answered by one object)."""
+        single = False
         if content_type == CSV:
             rows = _csv_rows(body)
+        elif content_type == JSON:
+            rows, single = _json_rows(
+                body, self.json_records, self.features_key, self.feature_names
+            )
         elif content_type == JSON_LINES:
             rows = _json_lines_rows(body, self.features_key, self.feature_names)
         elif content_type == PARQUET:
-            return _parquet_frame(body, self.feature_names)
+            return _parquet_frame(body, self.feature_names), False
         else:
             raise RequestRejectedError(
                 415, f"unsupported Content-Type {content_type!r}: use {REQUEST_TYPES}"
@@ -333,16 +358,30 @@ class ModelServer:
             raise RequestRejectedError(
                 400, f"rows have {sorted(widths)} values, expected {len(self.feature_names)}"
             )
-        return pd.DataFrame(np.array(rows, dtype=float), columns=self.feature_names)
+        return pd.DataFrame(np.array(rows, dtype=float), columns=self.feature_names), single
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
         """The model's (n, k) scores for a frame."""
         scores = np.asarray(self.predict(frame), dtype=float)
         return scores.reshape(len(frame), -1)
 
-    def write_response(self, accept: str, scores: np.ndarray) -> bytes:
-        """One line per row in the ``accept`` type, floats written round-trip exact."""
+    def write_response(self, accept: str, scores: np.ndarray, single_record: bool = False) -> bytes:
+        """One line per row in the ``accept`` type, floats written round-trip exact.
+
+        ``application/json``: one document, ``{"predictions": [...]}``, or the one record's
+        object when ``single_record`` (and one row is answered).
+        """
         labels, probabilities = self._labels_and_probabilities(scores)
+        if accept == JSON:
+            answers = []
+            for row, label, probability in zip(scores, labels, probabilities, strict=True):
+                answer: dict[str, Any] = {"label": label, "score": probability}
+                if scores.shape[1] > 2:
+                    answer["scores"] = [float(score) for score in row]
+                answers.append(answer)
+            if single_record and len(answers) == 1:
+                return json.dumps(answers[0]).encode()
+            return json.dumps({"predictions": answers}).encode()
         if accept == JSON_LINES:
             records = []
             for row, label, probability in zip(scores, labels, probabilities, strict=True):
@@ -411,7 +450,7 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             content_type = _media_type(self.headers.get("Content-Type", ""))
             try:
                 accept = _negotiate(self.headers.get("Accept", ""), server.default_accept)
-                frame = server.read_frame(content_type, body)
+                frame, single_record = server.read_request(content_type, body)
             except RequestRejectedError as error:
                 self.answer(error.status, str(error).encode(), "text/plain")
                 return
@@ -447,7 +486,7 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 return
             if faults.short:
                 scores = scores[:-1]
-            body = server.write_response(accept, scores)
+            body = server.write_response(accept, scores, single_record)
             if faults.truncate:
                 self.answer(200, body, accept, sent_bytes=len(body) // 2)
                 return
@@ -560,6 +599,68 @@ def _json_lines_rows(
                 400, f"JSON Lines record {number} has no float list at {key!r}: {error!r}"
             ) from error
     return rows
+
+
+def _json_rows(
+    body: bytes, records_path: Any, key: str, feature_names: list[str]
+) -> tuple[list[list[float]], bool]:
+    """A JSON request's rows, and whether it was one record alone."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestRejectedError(400, f"application/json body is not JSON: {error}") from error
+    single = False
+    if records_path is not None:
+        records = records_path.search(document)
+    elif isinstance(document, list):
+        records = document
+    elif _is_record(document, key, feature_names):
+        records, single = [document], True
+    else:
+        found = [value for value in document.values() if _is_record_list(value)]
+        records = found[0] if found else None
+    if not isinstance(records, list):
+        raise RequestRejectedError(
+            400, "application/json body holds no list of records nor one record"
+        )
+    rows = []
+    for number, record in enumerate(records, start=1):
+        values = _record_values(record, key, feature_names)
+        if values is None:
+            raise RequestRejectedError(
+                400, f"JSON record {number} is neither a list of values nor an object of features"
+            )
+        try:
+            rows.append([np.nan if value is None else float(value) for value in values])
+        except (TypeError, ValueError) as error:
+            raise RequestRejectedError(400, f"JSON record {number}: {error}") from error
+    return rows, single
+
+
+def _is_record(document: Any, key: str, feature_names: list[str]) -> bool:
+    """A dict that is one record: keyed by the feature names, or holding a flat list at ``key``."""
+    if not isinstance(document, dict):
+        return False
+    if all(name in document for name in feature_names):
+        return True
+    held = document.get(key)
+    return isinstance(held, list) and not any(isinstance(item, list | dict) for item in held)
+
+
+def _is_record_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], list | dict)
+
+
+def _record_values(record: Any, key: str, feature_names: list[str]) -> list[Any] | None:
+    if isinstance(record, list):
+        return record
+    if isinstance(record, dict):
+        if all(name in record for name in feature_names):
+            return [record[name] for name in feature_names]
+        if isinstance(record.get(key), list):
+            values: list[Any] = record[key]
+            return values
+    return None
 
 
 def _parquet_frame(body: bytes, feature_names: list[str]) -> pd.DataFrame:

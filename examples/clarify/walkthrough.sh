@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Clarify walk-through of docs/clarify.md, end to end: register the model, serve it on
-# 127.0.0.1 like a SageMaker endpoint, and run both seed configs through `explainops clarify`.
+# 127.0.0.1 like a SageMaker endpoint, and run both seed configs (and the CSV one with partial
+# dependence) through `explainops clarify`.
 # Run from the repository root after `make install` (or use `make demo-clarify`).
 set -euo pipefail
 export MLFLOW_DISABLE_TELEMETRY=true
@@ -21,12 +22,18 @@ start_server() {  # $1: default response type
     done
     echo "the model server did not start" >&2; exit 1
 }
-trap 'kill ${SERVER:-} 2>/dev/null || true' EXIT
+trap 'kill ${SERVER:-} 2>/dev/null && wait ${SERVER:-} 2>/dev/null || true' EXIT
 
 # CSV: the endpoint answers "1,0.5385..."; ProbabilityAttribute 1 selects the probability.
 start_server text/csv
 $BIN/explainops clarify --config examples/clarify/analysis_config_csv.json \
     --dataset examples/clarify/dataset.csv --output "$OUT/csv" \
+    --endpoint "http://127.0.0.1:$PORT/invocations" --probability-attribute 1
+
+# Partial dependence (methods.pdp), same server: the CSV config plus
+# "pdp": {"grid_resolution": 4, "top_k_features": 2}.
+$BIN/explainops clarify --config examples/clarify/analysis_config_pdp.json \
+    --dataset examples/clarify/dataset.csv --output "$OUT/pdp" \
     --endpoint "http://127.0.0.1:$PORT/invocations" --probability-attribute 1
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
@@ -39,3 +46,4 @@ $BIN/explainops clarify --config examples/clarify/analysis_config_jsonl.json \
 
 echo "--- $OUT/csv/analysis.json"; cat "$OUT/csv/analysis.json"
 echo "--- $OUT/jsonl/analysis.json"; cat "$OUT/jsonl/analysis.json"
+echo "--- $OUT/pdp/analysis.json"; cat "$OUT/pdp/analysis.json"

@@ -142,6 +142,8 @@ def test_capture_folder_reads_every_request_in_time_order(
     assert list(frame.index) == list(range(16)), "rows indexed by position"
 
 
+# The brute-force reference calls the model on bare arrays.
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 def test_capture_explains_to_the_values_of_the_same_rows_from_a_csv(
     tmp_path: Path, capture: CaptureFolder, test_registry: RegistryFixture
 ) -> None:

@@ -35,7 +35,7 @@ from explainops.core.pipeline import (
 )
 from explainops.core.samples import SampleScan, SampleSource
 from explainops.errors import ConfigError, InputError
-from explainops.io.capture import capture_reader, is_capture
+from explainops.io.capture import CaptureReader, capture_reader, is_capture
 from explainops.io.datasets import (
     CsvReader,
     JsonLinesReader,
@@ -223,6 +223,12 @@ class WithoutColumns:
         """The reader's batches without the removed columns."""
         for batch in self.reader.batches():
             yield batch.drop(columns=list(self.columns))
+
+
+def format_name(samples: SampleSource, dataset_type: DatasetType) -> str:
+    """What the data set was read as, for the log: its type, or endpoint data capture."""
+    reader = samples.reader if isinstance(samples, WithoutColumns) else samples
+    return "SageMaker endpoint data capture" if isinstance(reader, CaptureReader) else dataset_type
 
 
 def non_feature_columns(

@@ -18,7 +18,12 @@ from typing import Annotated, Any, Literal
 import pydantic
 
 from explainops.clarify.analysis_config import AnalysisConfig, DatasetType, load_analysis_config
-from explainops.clarify.data import clarify_samples, dataset_type_of, shap_background
+from explainops.clarify.data import (
+    clarify_samples,
+    dataset_type_of,
+    format_name,
+    shap_background,
+)
 from explainops.clarify.layout import (
     analysis_document,
     kernel_settings,
@@ -122,7 +127,8 @@ class ClarifyJob(Job):
         constraints = self._constraints()
         return [
             f"analysis config: {self.analysis_config}",
-            f"dataset: {self.dataset} ({dataset_type}): first {len(batch)} row(s) read",
+            f"dataset: {self.dataset} ({format_name(reader, dataset_type)}): "
+            f"first {len(batch)} row(s) read",
             f"model: {self._model_name()}"
             + (" (not called by validate)" if self.endpoint_url else " (loaded)"),
             *([f"baseline constraints: {constraints.describe()}"] if constraints else []),
@@ -139,7 +145,7 @@ class ClarifyJob(Job):
         constraints = self._constraints()
         dataset_type = dataset_type_of(self.dataset, self.dataset_type or config.dataset_type)
         reader = self._reader(config, dataset_type, self.dataset)
-        logger.info("dataset %s (%s)", self.dataset, dataset_type)
+        logger.info("dataset %s (%s)", self.dataset, format_name(reader, dataset_type))
         model = labelled(
             self._model(config, dataset_type), config.predictor_or_default.label_headers
         )

@@ -22,6 +22,7 @@ demo: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python demo/register_model.py
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/explainops run confs/explanations.yaml
 	@echo "outputs: outputs/demo/models_explanations.csv, outputs/demo/samples_explanations.parquet"
+	@echo "report:  outputs/demo/report.html (open it in a browser; report.pdf and report.ipynb beside it)"
 
 # Attribution drift: a baseline of the Champion on reference data, a clean window, then the same
 # window explained by a swapped model (the Challenger) that the monitor must flag.
@@ -34,6 +35,7 @@ demo-drift: $(STAMP)
 		--set job.alias_or_version=Challenger --set job.window_id=model-swapped
 	@echo "--- outputs/drift/constraint_violations.json"; cat outputs/drift/constraint_violations.json
 	@echo "--- outputs/drift/history.csv"; cat outputs/drift/history.csv
+	@echo "reports: outputs/drift/baseline_report.html, outputs/drift/report.html"
 
 # The walk-throughs of docs/clarify.md, one after the other (each serves the model on 127.0.0.1
 # and stops its server on exit): the seed configs and PDP, JSON model I/O, the Explainability
@@ -59,7 +61,9 @@ format: $(STAMP)
 # the CPU (15 min in one process on 2 cores, 9 in two).
 PYTEST_WORKERS ?= 2
 
+# Chromium and pdftoppm (Debian packages) open the reports in the report tests.
 test: lint
+	.ci/system-packages
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 bench: $(STAMP)
@@ -67,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/endpoint.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,8 +16,9 @@ import pytest
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
-# The local S3 server (moto) and its per-test bucket: the s3_endpoint and s3_bucket fixtures.
-pytest_plugins = ("tests.s3_server",)
+# The local S3 server (moto) and its per-test bucket (s3_endpoint, s3_bucket); a headless
+# Chromium (browser) for the reports.
+pytest_plugins = ("tests.s3_server", "tests.browser")
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ $BIN/explainops clarify --config examples/clarify/analysis_config_csv.json \
     --dataset examples/clarify/dataset.csv --output "$OUT/csv" \
     --endpoint "http://127.0.0.1:$PORT/invocations" --probability-attribute 1
 
-# Partial dependence (methods.pdp), same server: the CSV config plus
-# "pdp": {"grid_resolution": 4, "top_k_features": 2}.
+# Partial dependence (methods.pdp) and the report (methods.report), same server: the CSV config
+# plus "pdp": {"grid_resolution": 4, "top_k_features": 2}, "report": {"name": "report", ...} and
+# the local values saved; writes report.html, report.pdf and report.ipynb beside analysis.json.
 $BIN/explainops clarify --config examples/clarify/analysis_config_pdp.json \
     --dataset examples/clarify/dataset.csv --output "$OUT/pdp" \
     --endpoint "http://127.0.0.1:$PORT/invocations" --probability-attribute 1
@@ -47,3 +48,4 @@ $BIN/explainops clarify --config examples/clarify/analysis_config_jsonl.json \
 echo "--- $OUT/csv/analysis.json"; cat "$OUT/csv/analysis.json"
 echo "--- $OUT/jsonl/analysis.json"; cat "$OUT/jsonl/analysis.json"
 echo "--- $OUT/pdp/analysis.json"; cat "$OUT/pdp/analysis.json"
+echo "--- the report: $OUT/pdp/report.html (and report.pdf, report.ipynb)"

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from explainops.config import load_raw_config, validate_model
@@ -56,7 +56,79 @@ def _parser() -> argparse.ArgumentParser:
         )
     commands.add_parser("schema", help="print the JSON Schema of all job configurations")
     _add_clarify_parser(commands)
+    _add_report_parser(commands)
     return parser
+
+
+def _add_report_parser(commands: Any) -> None:
+    command = commands.add_parser(
+        "report",
+        help="write the report (HTML, PDF, notebook) of existing outputs, explaining nothing",
+        description=(
+            "Draw a report from a finished run's outputs: a sample-explanations table (with "
+            "the model-explanations table and a partial-dependence file), Clarify's "
+            "analysis.json (explanations_shap/out.csv beside it is read too), or a drift "
+            "baseline file with its history."
+        ),
+    )
+    command.add_argument("outputs", nargs="+", metavar="OUTPUT", help="output files of one run")
+    command.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="REPORT.html",
+        help="the HTML page; the PDF and notebook are written beside it",
+    )
+    command.add_argument("--title", help="the report's title")
+    command.add_argument(
+        "--formats",
+        default="html,pdf,ipynb",
+        help="comma-separated, of html, pdf, ipynb (default: all three)",
+    )
+    command.add_argument(
+        "--samples", metavar="PATH", help="the explained input samples, to colour the plots"
+    )
+    command.add_argument("--id-column", help="the samples' id column")
+    command.add_argument(
+        "--max-points", type=int, default=1000, help="samples drawn in scatter plots (default 1000)"
+    )
+    command.add_argument(
+        "--waterfalls",
+        type=int,
+        default=1,
+        help="per label, samples of largest and smallest prediction with a waterfall (default 1)",
+    )
+    command.add_argument(
+        "--sample-id",
+        dest="sample_ids",
+        action="append",
+        default=[],
+        help="a sample that gets a waterfall too (repeat for more)",
+    )
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    """``explainops report``: draw a report from output files."""
+    from explainops.reports.output import ReportOutput
+    from explainops.reports.rebuild import report_from_outputs
+
+    output = validate_model(
+        ReportOutput,
+        {
+            "path": arguments.output,
+            "title": arguments.title,
+            "formats": [kind.strip() for kind in arguments.formats.split(",") if kind.strip()],
+            "max_points": arguments.max_points,
+            "waterfalls": arguments.waterfalls,
+            "sample_ids": arguments.sample_ids,
+        },
+    )
+    written = report_from_outputs(
+        arguments.outputs, output, samples=arguments.samples, id_column=arguments.id_column
+    )
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return EXIT_OK
 
 
 def _add_progress_option(command: argparse.ArgumentParser) -> None:
@@ -182,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "schema":
         print(json.dumps(JobConfig.model_json_schema(), indent=2))
         return EXIT_OK
+    if arguments.command == "report":
+        return _guarded(lambda: _report(arguments))
     try:
         raw = (
             _clarify_job_config(arguments)
@@ -191,11 +265,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = validate_model(JobConfig, raw)
     except ConfigError as error:
         return _fail(error, EXIT_INVALID_CONFIG)
+    return _guarded(lambda: _validate(config) if arguments.command == "validate" else _run(config))
+
+
+def _run(config: Any) -> int:
+    with config.job as job:
+        job.run()
+    return EXIT_OK
+
+
+def _guarded(command: Callable[[], int]) -> int:
+    """Run ``command``; its errors as one line and an exit code, as for jobs."""
     try:
-        if arguments.command == "validate":
-            return _validate(config)
-        with config.job as job:
-            job.run()
+        return command()
     except ConfigError as error:
         return _fail(error, EXIT_INVALID_CONFIG)
     except ExplainOpsError as error:
@@ -203,7 +285,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the last line of defence: one line for users, a trace in the log
         logger.debug("unexpected failure", exc_info=True)
         return _fail(f"unexpected {type(error).__name__}: {error}", EXIT_FAILED)
-    return EXIT_OK
 
 
 def _validate(config: Any) -> int:

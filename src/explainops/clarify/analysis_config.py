@@ -84,18 +84,25 @@ class PdpMethod(_ClarifySection):
     top_k_features: Annotated[int, pydantic.Field(ge=1)] = 10
 
 
+class ReportMethod(_ClarifySection):
+    """``methods.report``: write ``<name>.html``, ``<name>.pdf`` and ``<name>.ipynb``."""
+
+    name: Annotated[str, pydantic.Field(min_length=1, pattern=r"^[^/\\]+$")] = "report"
+    title: str | None = None
+
+
 class Methods(_ClarifySection):
-    """``methods``: ``shap`` and ``pdp`` are computed; bias analyses are accepted and ignored."""
+    """``methods``: ``shap``, ``pdp`` and ``report`` are made; bias analyses are ignored."""
 
     _other_analyses: ClassVar[frozenset[str]] = frozenset(
-        {"pre_training_bias", "post_training_bias", "report", "asymmetric_shapley_value"}
+        {"pre_training_bias", "post_training_bias", "asymmetric_shapley_value"}
     )
 
     shap: ShapMethod | None = None
     pdp: PdpMethod | None = None
     pre_training_bias: Any = None
     post_training_bias: Any = None
-    report: Any = None
+    report: ReportMethod | None = None
     asymmetric_shapley_value: Any = None
 
 

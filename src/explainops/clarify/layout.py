@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -17,6 +17,7 @@ from explainops.clarify.analysis_config import AnalysisConfig, ShapMethod
 from explainops.core.explainer_settings import KernelExplainerSettings
 from explainops.core.partial_dependence import PartialDependence
 from explainops.core.pipeline import DatasetAttributions
+from explainops.core.tables import sample_explanations_table
 from explainops.explainers import Explanation
 from explainops.io.datasets import CsvWriter
 from explainops.version import __version__
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 ANALYSIS_FILE = "analysis.json"
 LOCAL_VALUES_FILE = "explanations_shap/out.csv"
 DEFAULT_SEED = 0
+# methods.report: Clarify writes <name>.html, <name>.pdf and <name>.ipynb.
+REPORT_FORMATS = ("html", "pdf", "ipynb")
 
 
 def output_paths(output_dir: str, config: AnalysisConfig) -> dict[str, str]:
@@ -34,6 +37,9 @@ def output_paths(output_dir: str, config: AnalysisConfig) -> dict[str, str]:
     paths = {"analysis": f"{folder}/{ANALYSIS_FILE}"}
     if config.methods.shap is not None and config.methods.shap.save_local_shap_values:
         paths["local_values"] = f"{folder}/{LOCAL_VALUES_FILE}"
+    if config.methods.report is not None:
+        name = config.methods.report.name
+        paths |= {f"report_{kind}": f"{folder}/{name}.{kind}" for kind in REPORT_FORMATS}
     return paths
 
 
@@ -106,12 +112,28 @@ def analysis_document(
 
 @contextlib.contextmanager
 def local_values_writer(
-    path: str | None,
+    path: str | None, rows: BatchConsumer | None = None
 ) -> Iterator[Callable[[Explanation, list[Any]], None] | None]:
-    """A function writing each batch's local values to ``path`` (None: not saved), atomically."""
+    """A function writing each batch's local values to ``path`` (None: not saved), atomically.
+
+    ``rows``, when given, is also handed each batch (a report's row sampler).
+    """
     if path is None:
         yield None
         return
     logger.info("write local SHAP values to %s", path)
     with CsvWriter(path=path).open() as sink:
-        yield lambda explanation, ids: sink.write(local_values_table(explanation))
+
+        def write(explanation: Explanation, ids: list[Any]) -> None:
+            sink.write(local_values_table(explanation))
+            if rows is not None:
+                rows.add(sample_explanations_table(explanation, ids), explanation)
+
+        yield write
+
+
+class BatchConsumer(Protocol):
+    """Takes each explained batch's sample-explanations table with its explanation."""
+
+    def add(self, table: pd.DataFrame, explanation: Explanation, /) -> None:
+        """One batch."""

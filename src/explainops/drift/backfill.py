@@ -274,6 +274,14 @@ class Backfill:
         """The windows where some label drifted."""
         return [item for item in self.checked if item.drifted]
 
+    def shown_windows(self, limit: int) -> list[CheckedWindow]:
+        """The windows a report shows: the first ``limit - 1`` drifting ones, and the last one."""
+        if not self.checked:
+            return []
+        last = self.checked[-1]
+        shown = [item for item in self.drifted if item is not last][: limit - 1]
+        return [*shown, last]
+
     def violations_document(self) -> dict[str, Any]:
         """One ``constraint_violations.json`` for every window: each violation names its window."""
         return {

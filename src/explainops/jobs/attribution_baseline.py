@@ -31,8 +31,8 @@ class AttributionBaselineJob(ModelJob):
     baseline_path: PathText
 
     def output_paths(self) -> dict[str, str]:
-        """The baseline file."""
-        return {"baseline": self.baseline_path}
+        """The baseline file, and the report when configured."""
+        return {"baseline": self.baseline_path} | self.report_paths()
 
     def run(self) -> JobResult:
         """Resolve, load, explain the reference data, write the baseline, notify."""
@@ -58,6 +58,8 @@ class AttributionBaselineJob(ModelJob):
         )
         logger.info("write the baseline to %s", self.baseline_path)
         write_json(self.baseline_path, document)
+        self.write_drift_report(self.baseline_path, version, attributions, started)
         notification = self.completion_notification(version, attributions, started)
+        self.log_run(version, notification)
         self.alerts.notify(notification)
         return JobResult(self.KIND, self.output_paths(), notification, attributions)

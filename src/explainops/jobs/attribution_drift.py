@@ -39,6 +39,9 @@ from explainops.services.progress import Progress
 
 logger = logging.getLogger(__name__)
 
+# A backfill's report shows these many windows beside the baseline: the drifting ones, the last.
+REPORTED_WINDOWS = 12
+
 
 class AttributionDriftJob(ModelJob):
     """Explain a window like the baseline was explained, and check its attributions for drift.
@@ -104,7 +107,7 @@ class AttributionDriftJob(ModelJob):
         history = self.history_path
         if history_layout(history) == "folder":
             history = f"{history.rstrip('/')}/window.parquet"
-        return {"violations": self.violations_path, "history": history}
+        return {"violations": self.violations_path, "history": history} | self.report_paths()
 
     def check(self) -> list[str]:
         """Check the outputs and the baseline, then what every model job checks."""
@@ -148,13 +151,23 @@ class AttributionDriftJob(ModelJob):
             checks, window_id, window_time, self.model_name(version), version, attributions
         )
         append_history(self.history_path, history, window_id)
+        self.write_drift_report(
+            self.baseline_path,
+            version,
+            attributions,
+            started,
+            history=self.history_path,
+            windows=[(window_id, attributions)],
+            threshold=self.threshold,
+        )
         notification = self.completion_notification(
             version,
             attributions,
             started,
-            outputs={"violations": self.violations_path, "history": self.history_path},
+            outputs=self._outputs(),
             metrics=drift_metrics(checks, self.threshold),
         )
+        self.log_run(version, notification)
         labels = ", ".join(f"{check.label} NDCG {check.ndcg:.3f}" for check in drifted)
         self._notify(notification, f"window {window_id}: {labels}" if drifted else None)
         return JobResult(self.KIND, notification.outputs, notification, attributions)
@@ -199,15 +212,32 @@ class AttributionDriftJob(ModelJob):
             rows = backfill.history_rows(self.model_name(version), version)
             first, last = backfill.checked[0].window, backfill.checked[-1].window
             append_history(self.history_path, rows, f"{first.window_id}_{last.window_id}")
-        notification = self.completion_notification(
+        shown = backfill.shown_windows(REPORTED_WINDOWS)
+        self.write_drift_report(
+            self.baseline_path,
             version,
             total,
             started,
-            outputs={"violations": self.violations_path, "history": self.history_path},
-            metrics=backfill.metrics(),
+            history=self.history_path,
+            windows=[(item.window.window_id, item.window.attributions) for item in shown],
+            threshold=self.threshold,
+            extra=[
+                ("windows compared", len(backfill.checked)),
+                ("windows drifting", len(backfill.drifted)),
+            ],
         )
+        notification = self.completion_notification(
+            version, total, started, outputs=self._outputs(), metrics=backfill.metrics()
+        )
+        self.log_run(version, notification)
         self._notify(notification, backfill.drift_summary())
         return JobResult(self.KIND, notification.outputs, notification, total)
+
+    def _outputs(self) -> dict[str, str]:
+        """What a run notifies and logs: violations, history, and the report's files."""
+        return {"violations": self.violations_path, "history": self.history_path} | (
+            self.report_paths()
+        )
 
     def _explain(
         self,

@@ -123,3 +123,30 @@ def success_notification(
         outputs=outputs,
         metrics=metrics or {},
     )
+
+
+def notification_metrics(notification: Notification) -> dict[str, float]:
+    """A notification's figures as numbers by name (an MLflow run's metrics).
+
+    Nested figures are flattened (``ndcg.class_0``); top features become ``top.<label>.<name>``.
+    """
+    metrics: dict[str, float] = {}
+    for name in ("n_samples", "duration_s", "max_additivity_error"):
+        value = getattr(notification, name)
+        if isinstance(value, int | float):
+            metrics[name] = float(value)
+    for output, feature, value in notification.top_features or []:
+        metrics[f"top.{output}.{feature}"] = float(value)
+
+    def flatten(prefix: str, value: Any) -> None:
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int | float):
+            metrics[prefix] = float(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                flatten(f"{prefix}.{key}", item)
+
+    for name, value in notification.metrics.items():
+        flatten(name, value)
+    return metrics

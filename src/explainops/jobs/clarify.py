@@ -46,6 +46,8 @@ from explainops.io.datasets import write_json
 from explainops.io.endpoints import RequestLimits
 from explainops.io.registries import default_tracking_uri
 from explainops.jobs.base import Job, JobResult, success_notification
+from explainops.reports.output import ReportOutput, ReportRows
+from explainops.reports.runs import clarify_run_report, run_summary
 from explainops.services.alerts import Notification
 from explainops.services.progress import Progress
 
@@ -155,8 +157,15 @@ class ClarifyJob(Job):
                 "baseline_constraints: the drift check compares global SHAP values; "
                 "the analysis config has no methods.shap"
             )
+        report = (
+            ReportOutput(path=outputs["report_html"], title=config.methods.report.title)
+            if config.methods.report is not None
+            else None
+        )
+        # The report draws the local values the run saves (its notebook reads them again).
+        rows = report.collector() if report is not None and "local_values" in outputs else None
         with (
-            local_values_writer(outputs.get("local_values")) as write_local,
+            local_values_writer(outputs.get("local_values"), rows) as write_local,
             self.engine.session() as engine,
         ):
             attributions = (
@@ -181,6 +190,8 @@ class ClarifyJob(Job):
             write_json(outputs["analysis"], analysis)
             if checks is not None:
                 write_violations(outputs["constraint_violations"], checks, self.threshold)
+        if report is not None:
+            self._write_report(report, rows, config, analysis, attributions, outputs, started)
         published = {name: path for name, path in outputs.items() if name != "local_values"}
         notification = (
             success_notification(
@@ -232,6 +243,48 @@ class ClarifyJob(Job):
             on_batch=write_local,
             map_batches=map_batches,
             progress=Progress,
+        )
+
+    def _write_report(
+        self,
+        report: ReportOutput,
+        rows: ReportRows | None,
+        config: AnalysisConfig,
+        analysis: dict[str, Any],
+        attributions: DatasetAttributions | None,
+        outputs: dict[str, str],
+        started: float,
+    ) -> None:
+        """``methods.report``: the report beside analysis.json."""
+        pdp_labels = attributions.output_names if attributions else ()
+        summary = run_summary(
+            attributions,
+            model=self._model_name(),
+            explainer_settings=analysis["explainops"],
+            duration_s=time.perf_counter() - started,
+            inputs=self.dataset,
+            rows=rows,
+        )
+        source = {
+            "kind": "clarify",
+            "analysis": outputs["analysis"],
+            "local_values": outputs.get("local_values"),
+            "analysis_config": self.analysis_config,
+            "dataset": self.dataset,
+            "dataset_type": self.dataset_type,
+            "features_attribute": self.features_attribute,
+            "pdp_labels": list(pdp_labels),
+        }
+        report.write(
+            clarify_run_report(
+                report,
+                rows,
+                analysis,
+                title=f"Clarify analysis of {self._model_name()}",
+                summary=summary,
+                pdp_labels=pdp_labels,
+                source=source,
+            )
         )
 
     def _outputs(self, config: AnalysisConfig) -> dict[str, str]:

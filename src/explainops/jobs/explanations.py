@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import pandas as pd
 import pydantic
 
 from explainops.core.component import Component, PathText
@@ -25,9 +26,13 @@ from explainops.core.tables import (
     native_importance,
     sample_explanations_table,
 )
+from explainops.explainers import Explanation
 from explainops.io.datasets import WriterKind, write_json
+from explainops.io.registries import ModelVersion
 from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
+from explainops.reports.output import ReportOutput, ReportRows
+from explainops.reports.runs import explanations_run_report
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +126,7 @@ class ExplanationsJob(ModelJob):
         }
         if self.partial_dependence is not None:
             paths["partial_dependence"] = self.partial_dependence.path
-        return paths
+        return paths | self.report_paths()
 
     def run(self) -> JobResult:
         """Resolve, validate, load, explain, write, notify."""
@@ -132,14 +137,17 @@ class ExplanationsJob(ModelJob):
         pdp, schema = self.partial_dependence, self.input_schema_of(version)
         if pdp is not None:
             pdp.check_features(self.inputs_samples, schema)
+        rows = self.report.collector() if self.report is not None else None
+
         with self.samples_explanations.open() as sample_sink:
-            attributions = self.explain_samples(
-                version,
-                model,
-                on_batch=lambda explanation, ids: sample_sink.write(
-                    sample_explanations_table(explanation, ids)
-                ),
-            )
+
+            def write_batch(explanation: Explanation, ids: list[Any]) -> None:
+                table = sample_explanations_table(explanation, ids)
+                sample_sink.write(table)
+                if rows is not None:
+                    rows.add(table, explanation)
+
+            attributions = self.explain_samples(version, model, on_batch=write_batch)
             dependence = (
                 pdp.compute(
                     self.inputs_samples,
@@ -167,6 +175,47 @@ class ExplanationsJob(ModelJob):
             if pdp is not None and dependence is not None:
                 pdp.write(dependence, attributions.output_names)
             logger.info("write sample explanations to %s", self.samples_explanations.path)
+        if self.report is not None and rows is not None:
+            self._write_report(
+                self.report, rows, version, attributions, models_table, dependence, started
+            )
         notification = self.completion_notification(version, attributions, started)
         self.alerts.notify(notification)
+        self.log_run(version, notification)
         return JobResult(self.KIND, self.output_paths(), notification, attributions)
+
+    def _write_report(
+        self,
+        report: ReportOutput,
+        rows: ReportRows,
+        version: ModelVersion | None,
+        attributions: DatasetAttributions,
+        models_table: pd.DataFrame,
+        dependence: list[PartialDependence] | None,
+        started: float,
+    ) -> None:
+        """The report of the run, written once every other output is."""
+        name = self.model_name(version)
+        summary = self.report_summary(version, attributions, started, rows)
+        source = {
+            "kind": "explanations",
+            "samples_explanations": self.samples_explanations.path,
+            "models_explanations": self.models_explanations.path,
+            "partial_dependence": self.partial_dependence.path if self.partial_dependence else None,
+            "inputs": self.inputs_samples.model_dump(mode="json"),
+            "agg_method": self.explainer.agg_method,
+        }
+        report.write(
+            explanations_run_report(
+                report,
+                rows,
+                attributions,
+                models_table,
+                title=f"Explanations of {name}"
+                + (f" version {version.version}" if version else ""),
+                summary=summary,
+                agg_method=self.explainer.agg_method,
+                dependence=dependence,
+                source=source,
+            )
+        )

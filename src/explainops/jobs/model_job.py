@@ -18,13 +18,18 @@ from explainops.core.pipeline import Background, DatasetAttributions, explain_da
 from explainops.core.redaction import mask_url
 from explainops.core.samples import SampleScan, first_batch
 from explainops.core.schemas import InputSchema, schema_from_signature
+from explainops.drift.baseline_file import AttributionBaseline
+from explainops.drift.history import read_history
 from explainops.engines import EngineKind, LocalEngine
 from explainops.explainers import Explanation
 from explainops.io.datasets import read_table
 from explainops.io.loaders import CustomLoader, EndpointLoader, LoadedModel, LoaderKind
 from explainops.io.readers import ReaderKind
 from explainops.io.registries import ModelVersion, Registry
-from explainops.jobs.base import Job, success_notification
+from explainops.io.tracking import log_job_run
+from explainops.jobs.base import Job, notification_metrics, success_notification
+from explainops.reports.output import ReportOutput, ReportRows
+from explainops.reports.runs import drift_run_report, run_summary
 from explainops.services.alerts import Notification
 from explainops.services.progress import Progress
 
@@ -46,6 +51,10 @@ class ModelJob(Job):
         input_schema: explicit schema of the samples, used instead of the model's signature.
         labels: names of the model's outputs (default: class labels, else label0, label1, ...).
         engine: where batches are explained: ``LocalEngine`` (this process) or ``DaskEngine``.
+        report: also a report people look at (``ReportOutput``: HTML, PDF, notebook), or None.
+        mlflow_run: also log the outputs (report included) and key figures as an MLflow run in
+            the registry's tracking server, tagged with and linked to the model version: True
+            (experiment ``explainops/<model name>``) or the experiment's name.
 
     """
 
@@ -59,11 +68,17 @@ class ModelJob(Job):
     input_schema: InputSchema | None = None
     labels: list[str] | None = None
     engine: Annotated[EngineKind, pydantic.Field(discriminator="KIND")] = LocalEngine()
+    report: ReportOutput | None = None
+    mlflow_run: bool | Annotated[str, pydantic.Field(min_length=1)] = False
 
     @pydantic.model_validator(mode="after")
     def _check_registry(self) -> Any:
         if self.registry is None and not isinstance(self.loader, EndpointLoader):
             raise ValueError(f"registry is required with loader {self.loader.KIND}")
+        if self.registry is None and self.mlflow_run is not False:
+            raise ValueError(
+                "mlflow_run needs a registry: the run is logged to its tracking server"
+            )
         return self
 
     def check(self) -> list[str]:
@@ -173,3 +188,84 @@ class ModelJob(Job):
             outputs=self.output_paths() if outputs is None else outputs,
             metrics=metrics,
         )
+
+    def report_paths(self) -> dict[str, str]:
+        """The report's files, when there is one."""
+        return self.report.paths() if self.report is not None else {}
+
+    def write_drift_report(
+        self,
+        baseline_path: str,
+        version: ModelVersion | None,
+        attributions: DatasetAttributions,
+        started: float,
+        *,
+        history: str | None = None,
+        windows: Sequence[tuple[str, DatasetAttributions]] = (),
+        threshold: float | None = None,
+        extra: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        """A baseline's or a drift run's report (with ``report``), from the baseline file."""
+        if self.report is None:
+            return
+        name = self.model_name(version)
+        summary = self.report_summary(version, attributions, started, extra=extra)
+        self.report.write(
+            drift_run_report(
+                self.report,
+                AttributionBaseline.read(baseline_path),
+                title=f"Attribution drift of {name}"
+                if history
+                else f"Attribution baseline of {name}",
+                summary=summary,
+                history=read_history(history) if history else None,
+                windows=windows,
+                threshold=threshold,
+                source={"kind": "drift", "baseline": baseline_path, "history": history},
+            )
+        )
+
+    def report_summary(
+        self,
+        version: ModelVersion | None,
+        attributions: DatasetAttributions,
+        started: float,
+        rows: ReportRows | None = None,
+        extra: Sequence[tuple[str, Any]] = (),
+    ) -> list[tuple[str, Any]]:
+        """The summary table of this run's report."""
+        return run_summary(
+            attributions,
+            model=self.model_name(version),
+            version=version.version if version else None,
+            alias=version.alias if version else None,
+            explainer_settings=self.explainer.model_dump(exclude_defaults=True, exclude={"KIND"}),
+            duration_s=time.perf_counter() - started,
+            inputs=self.inputs_samples.path,
+            rows=rows,
+            extra=extra,
+        )
+
+    def log_run(self, version: ModelVersion | None, notification: Notification) -> None:
+        """With ``mlflow_run``: the outputs and figures as an MLflow run beside the model."""
+        if self.mlflow_run is False or self.registry is None:
+            return
+        name = self.model_name(version)
+        experiment = self.mlflow_run if isinstance(self.mlflow_run, str) else f"explainops/{name}"
+        logged = log_job_run(
+            self.registry.tracking_uri,
+            self.registry.registry_uri,
+            experiment=experiment,
+            run_name=f"{self.KIND} {name}" + (f" v{version.version}" if version else ""),
+            job=self.KIND,
+            model_name=version.name if version else None,
+            model_version=version.version if version else None,
+            artifacts=notification.outputs,
+            metrics=notification_metrics(notification),
+            params={
+                f"explainer.{key}": str(value)
+                for key, value in self.explainer.model_dump(mode="json").items()
+                if value is not None and not isinstance(value, list | dict)
+            },
+        )
+        logger.info("logged MLflow run %s in experiment %r", logged.run_id, experiment)

@@ -32,7 +32,11 @@ class RegistryFixture:
     models: dict[str, Any] = field(default_factory=dict)
 
 
-def _log(name: str, model: Any, features: pd.DataFrame, predict_fn: str) -> str:
+def log_sklearn_model(
+    name: str, model: Any, features: pd.DataFrame, predict_fn: str, experiment_id: str | None = None
+) -> str:
+    """Log ``model`` with skops in a new run (of ``experiment_id``, else the current experiment)
+    and register it as ``name``; return the version."""
     import mlflow
     import mlflow.sklearn
     import skops.io
@@ -42,7 +46,7 @@ def _log(name: str, model: Any, features: pd.DataFrame, predict_fn: str) -> str:
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
 
     outputs = getattr(model, predict_fn)(features)
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=experiment_id):
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -95,10 +99,10 @@ def test_registry(tmp_path_factory: pytest.TempPathFactory) -> RegistryFixture:
     boosting = GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0).fit(
         diabetes_x, diabetes_y
     )
-    _log("wine", forest_v1, wine_x, "predict_proba")
-    _log("wine", forest_v2, wine_x, "predict_proba")
-    _log("cancer", logistic, cancer_x, "predict_proba")
-    _log("diabetes", boosting, diabetes_x, "predict")
+    log_sklearn_model("wine", forest_v1, wine_x, "predict_proba")
+    log_sklearn_model("wine", forest_v2, wine_x, "predict_proba")
+    log_sklearn_model("cancer", logistic, cancer_x, "predict_proba")
+    log_sklearn_model("diabetes", boosting, diabetes_x, "predict")
     client = mlflow.MlflowClient()
     client.set_registered_model_alias("wine", "Champion", "2")
     client.set_registered_model_alias("wine", "Challenger", "1")

@@ -32,6 +32,8 @@ from explainops.io.registries import (
     registered_version,
 )
 
+from ..conftest import log_sklearn_model
+
 FEATURES = ["f1", "f2", "f3"]
 # explainops as the console script runs it, in this interpreter.
 CLI = [sys.executable, "-c", "from explainops.cli import entry_point; entry_point()"]
@@ -59,22 +61,9 @@ class TinyRegistry:
 
 def _register(name: str, model: LogisticRegression, samples: pd.DataFrame, artifacts: Path) -> None:
     import mlflow
-    import mlflow.sklearn
-    import skops.io
-    from mlflow.models import infer_signature
 
     experiment = mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
-    with mlflow.start_run(experiment_id=experiment):
-        mlflow.sklearn.log_model(
-            model,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
-            signature=infer_signature(samples, model.predict_proba(samples)),
-            pyfunc_predict_fn="predict_proba",
-            pip_requirements=["scikit-learn"],
-            registered_model_name=name,
-        )
+    log_sklearn_model(name, model, samples, "predict_proba", experiment)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ from explainops.errors import ModelLoadError, WriteError
 from explainops.io import tracking
 from explainops.io.tracking import log_job_run, version_tag_key
 
+from ..conftest import log_sklearn_model
+
 MLFLOW_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 # What a job writes: a file per output, and a folder of plots with a subfolder.
 CSV = "sample_id,alcohol,proline\n0,0.125,-0.5\n1,0.25,0.75\n"
@@ -67,8 +69,6 @@ def mlflow_state() -> Iterator[None]:
 def registry(tmp_path_factory: pytest.TempPathFactory) -> TrackingRegistry:
     import mlflow
     import mlflow.sklearn
-    import skops.io
-    from mlflow.models import infer_signature
 
     folder = tmp_path_factory.mktemp("tracking_registry")
     registry = TrackingRegistry(folder)
@@ -84,17 +84,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> TrackingRegistry:
         training = mlflow.create_experiment(
             "training", artifact_location=(folder / "training").as_uri()
         )
-        with mlflow.start_run(experiment_id=training):
-            mlflow.sklearn.log_model(
-                model,
-                name="model",
-                serialization_format="skops",
-                skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
-                signature=infer_signature(samples, model.predict_proba(samples)),
-                pyfunc_predict_fn="predict_proba",
-                pip_requirements=["scikit-learn"],
-                registered_model_name="tiny",
-            )
+        log_sklearn_model("tiny", model, samples, "predict_proba", training)
         client = registry.client()
         client.create_registered_model("legacy")
         (folder / "legacy_model").mkdir()

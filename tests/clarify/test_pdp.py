@@ -24,7 +24,7 @@ from sklearn.preprocessing import OneHotEncoder
 from explainops.cli import EXIT_INVALID_CONFIG, EXIT_OK, main
 from explainops.testing.model_server import ModelServer
 
-from ..conftest import RegistryFixture, _log
+from ..conftest import RegistryFixture, log_sklearn_model
 
 
 def clarify(*arguments: str) -> int:
@@ -210,7 +210,7 @@ def colour_model(test_registry: RegistryFixture) -> tuple[Any, pd.DataFrame]:
     ).fit(data, target)
     mlflow.set_tracking_uri(test_registry.tracking_uri)
     mlflow.set_registry_uri(test_registry.tracking_uri)
-    _log("pdp_colours", pipeline, data, "predict_proba")
+    log_sklearn_model("pdp_colours", pipeline, data, "predict_proba")
     return pipeline, data
 
 

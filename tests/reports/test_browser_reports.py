@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
@@ -24,6 +25,8 @@ from explainops.cli import EXIT_OK, main
 
 from ..browser import open_page
 from ..conftest import RegistryFixture
+from ..jobs.test_drift import DriftSetup
+from ..jobs.test_drift_backfill import backfill_config
 
 pytestmark = pytest.mark.slow
 
@@ -315,3 +318,43 @@ def test_rebuilt_report_shows_what_the_job_showed(
         if anchor != "summary":
             assert texts[anchor] == job_texts[anchor], f"section {anchor} shows the same"
     assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["report.html"], "html only"
+
+
+def test_backfill_report_shows_every_window_and_the_drifting_ones(
+    tmp_path: Path, test_registry: RegistryFixture, browser: Browser
+) -> None:
+    # given 20 days of cancer traffic whose strongest features' feed breaks on day 14
+    setup = DriftSetup(tmp_path, test_registry)
+    run(["run", str(setup.baseline_config()), "--no-progress"])
+    rng = np.random.default_rng(3)
+    pool = test_registry.cancer.iloc[200:]
+    days = []
+    for day in range(20):
+        rows = pool.iloc[rng.integers(0, len(pool), 60)].reset_index(drop=True)
+        if day >= 14:
+            rows = setup.broken_feed(rows, setup.top_features(3))
+        stamp = pd.Timestamp("2026-03-01", tz="UTC") + pd.Timedelta(days=day, hours=12)
+        days.append(rows.assign(ts=stamp.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    pd.concat(days, ignore_index=True).to_csv(tmp_path / "traffic.csv", index=False)
+    config = backfill_config(
+        setup,
+        tmp_path / "traffic.csv",
+        "{every: 1d, time_column: ts}",
+        report=f"{{path: {tmp_path / 'report' / 'backfill.html'}}}",
+    )
+    # when the backfill runs and its report is opened
+    run(["run", str(config), "--no-progress"])
+    history = pd.read_parquet(setup.history)
+    texts = check_page(browser, tmp_path / "report" / "backfill.html", tmp_path)
+    # then the history counts every window, and each drifting one is shown beside the baseline
+    drifting = sorted(history.loc[history["verdict"] == "drift", "window_id"].unique())
+    assert drifting == [f"2026-03-{day:02d}" for day in range(15, 21)], "days 14-19 drift"
+    assert f"20 windows in the history, {len(drifting)} of them drifting" in texts["history"], (
+        "the history section counts the windows"
+    )
+    shown = sorted(
+        anchor.removeprefix("window-") for anchor in texts if anchor.startswith("window-")
+    )
+    assert shown == [window.replace("-", "_") for window in drifting], (
+        "the drifting windows (the last among them) are shown beside the baseline"
+    )

@@ -72,6 +72,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/kernel_accuracy.py
+	$(BIN)/python bench/kernel_width.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

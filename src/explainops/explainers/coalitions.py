@@ -109,7 +109,7 @@ class ValueFunction:
         for start in range(0, total_pairs, pairs_per_call):
             pair_index = np.arange(start, min(start + pairs_per_call, total_pairs))
             rows = buffer[: pair_index.shape[0]]
-            if rows.dtype == np.float64:
+            if rows.dtype == np.float64 and background.dtype == np.float64:
                 fill_hybrid_rows(rows, samples, background, masks, pair_index[0])
             else:
                 rows[...] = background[None, :, :]

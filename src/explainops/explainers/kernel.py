@@ -372,11 +372,20 @@ class KernelExplainer(ModelAgnosticExplainer):
         if num_samples is not None and num_samples < 1:
             raise ExplainerError(f"num_samples must be >= 1, got {num_samples}")
         self.num_samples = num_samples
+        # The design and its solve depend only on (d, num_samples, seed): made once, reused by
+        # every batch a job explains.
+        self._solved: dict[int, tuple[KernelDesign, KernelSolver]] = {}
 
     def design_for(self, n_features: int) -> KernelDesign:
         """The coalition design used for ``n_features`` features."""
-        budget = self.num_samples or default_num_samples(n_features)
-        return kernel_design(n_features, budget, self.seed)
+        return self._design_and_solver(n_features)[0]
+
+    def _design_and_solver(self, n_features: int) -> tuple[KernelDesign, KernelSolver]:
+        if n_features not in self._solved:
+            budget = self.num_samples or default_num_samples(n_features)
+            design = kernel_design(n_features, budget, self.seed)
+            self._solved[n_features] = (design, KernelSolver.for_design(design))
+        return self._solved[n_features]
 
     def explain(self, model: PredictFunction, samples: Any) -> Explanation:
         """Explain ``model``, a predict callable (n, d) -> (n,) or (n, k), on ``samples`` (n, d).
@@ -386,8 +395,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         ``data`` (n, d).
         """
         problem = self.problem(model, samples)
-        design = self.design_for(problem.n_features)
-        solver = KernelSolver.for_design(design)
+        design, solver = self._design_and_solver(problem.n_features)
         values, errors = self._solve_in_chunks(problem, design, solver)
         return problem.explanation(values, errors)
 

@@ -367,3 +367,22 @@ def test_no_stderr_columns_no_stderr_max() -> None:
     # then there is no stderr_max, and the summary does not mention one
     assert sampler.stderr_max is None, f"stderr_max {sampler.stderr_max} without _stderr"
     assert "largest standard error" not in dict(sampler.summary()), "summary's stderr row"
+
+
+def test_unknown_standard_errors_are_said_to_be_unknown_in_the_summary() -> None:
+    # given rows whose standard errors are NaN (a single sampled coalition pair)
+    table = pd.DataFrame(
+        {
+            "sample_id": [0, 1],
+            "label": ["y", "y"],
+            "prediction": [1.0, 2.0],
+            "base_value": [0.5, 0.5],
+            "a": [0.5, 1.5],
+            "a_stderr": [np.nan, np.nan],
+        }
+    )
+    sampler = RowSampler(["a"])
+    sampler.add(table)
+    # then the summary says the error is unknown, not 0
+    summary = dict(sampler.summary())
+    assert str(summary["largest standard error"]).startswith("unknown"), summary

@@ -261,12 +261,15 @@ class KernelSolver:
         A sandwich (influence-function) estimate: each sampled pair p has influence
         t_p = sum over its two coalitions j of operator[:, j] / count_j * r_j, with r_j the
         regression residual y_j - z_j . phi; the variance of phi is N times the sample variance of
-        t_p over the N draws. Enumerated coalitions carry no sampling error.
+        t_p over the N draws. Enumerated coalitions carry no sampling error; with a single
+        sampled pair the spread is unknown and the standard errors are NaN.
         """
         n_draws = design.draws.shape[0]
         shape = values.shape
-        if n_draws < 2:
+        if n_draws == 0:
             return np.zeros(shape)
+        if n_draws == 1:  # one sampled pair cannot show its own spread: the error is unknown
+            return np.full(shape, np.nan)
         residuals = centred_values - values @ design.masks.T.astype(np.float64)
         first, second = design.draws[:, 0], design.draws[:, 1]
         per_count = self.operator / np.maximum(design.counts, 1.0)
@@ -316,7 +319,8 @@ class KernelExplainer(ModelAgnosticExplainer):
     Notes
     -----
     The explanation's ``standard_errors`` estimate each value's sampling error from the spread
-    of the sampled pairs (zero when every coalition was enumerated).
+    of the sampled pairs (zero when every coalition was enumerated, NaN when a single pair was
+    sampled: its spread is unknown).
 
     References
     ----------

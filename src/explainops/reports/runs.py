@@ -19,6 +19,7 @@ from explainops.reports.drift import WindowImportance, drift_report
 from explainops.reports.explanations import explanations_report
 from explainops.reports.importance import GlobalImportance
 from explainops.reports.output import ReportOutput, ReportRows
+from explainops.reports.sampling import stderr_text
 
 
 def run_summary(
@@ -55,7 +56,9 @@ def run_summary(
     if attributions is not None:
         summary.append(("max additivity error", attributions.max_additivity_error))
     if rows is not None and rows.sampler is not None and rows.sampler.stderr_max is not None:
-        summary.append(("largest standard error (Kernel SHAP)", rows.sampler.stderr_max))
+        summary.append(
+            ("largest standard error (Kernel SHAP)", stderr_text(rows.sampler.stderr_max))
+        )
     summary.extend(extra)
     return summary
 

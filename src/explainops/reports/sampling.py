@@ -129,8 +129,11 @@ class RowSampler:
             self.max_additivity_error = max(self.max_additivity_error, float(np.nanmax(scaled)))
         errors = [f"{name}{STDERR_SUFFIX}" for name in self.feature_names]
         if len(rows) and all(column in rows for column in errors):
-            largest = float(np.nanmax(rows[errors].to_numpy(dtype=np.float64)))
-            self.stderr_max = max(self.stderr_max or 0.0, largest)
+            spread = rows[errors].to_numpy(dtype=np.float64)
+            if np.isnan(spread).any():  # a single sampled pair: the error is unknown
+                self.stderr_max = float("nan")
+            elif self.stderr_max is None or not np.isnan(self.stderr_max):
+                self.stderr_max = max(self.stderr_max or 0.0, float(spread.max()))
 
     def importance(self) -> list[GlobalImportance]:
         """Mean |SHAP value| per label and feature, over every row seen."""
@@ -148,7 +151,7 @@ class RowSampler:
             ("max additivity error", self.max_additivity_error),
         ]
         if self.stderr_max is not None:
-            rows.append(("largest standard error", self.stderr_max))
+            rows.append(("largest standard error", stderr_text(self.stderr_max)))
         return rows
 
     def _keep(self, label: str, rows: pd.DataFrame) -> None:
@@ -210,6 +213,13 @@ class RowSampler:
             found = inputs.reindex(explained["sample_id"].astype(str))[list(self.feature_names)]
             features = found.reset_index(drop=True) if found.notna().any().any() else None
         return SampledRows(explained, features)
+
+
+def stderr_text(value: float) -> float | str:
+    """The largest standard error as a summary shows it (NaN: unknown, and why)."""
+    if np.isnan(value):
+        return "unknown: a single coalition pair was sampled; raise num_samples"
+    return value
 
 
 def uniform_keys(seed: int, positions: npt.NDArray[np.int64]) -> FloatArray:

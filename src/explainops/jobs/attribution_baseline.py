@@ -7,7 +7,11 @@ import time
 from typing import Literal
 
 from explainops.core.component import PathText
-from explainops.drift.baseline_file import baseline_document, file_fingerprint
+from explainops.drift.baseline_file import (
+    AttributionBaseline,
+    baseline_document,
+    file_fingerprint,
+)
 from explainops.io.datasets import write_json
 from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
@@ -58,7 +62,9 @@ class AttributionBaselineJob(ModelJob):
         )
         logger.info("write the baseline to %s", self.baseline_path)
         write_json(self.baseline_path, document)
-        self.write_drift_report(self.baseline_path, version, attributions, started)
+        if self.report is not None:  # drawn from the baseline as a monitor will read it
+            baseline = AttributionBaseline.read(self.baseline_path)
+            self.write_drift_report(baseline, version, attributions, started)
         notification = self.completion_notification(version, attributions, started)
         self.log_run(version, notification)
         self.alerts.notify(notification)

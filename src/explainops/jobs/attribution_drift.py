@@ -152,7 +152,7 @@ class AttributionDriftJob(ModelJob):
         )
         append_history(self.history_path, history, window_id)
         self.write_drift_report(
-            self.baseline_path,
+            baseline,
             version,
             attributions,
             started,
@@ -214,7 +214,7 @@ class AttributionDriftJob(ModelJob):
             append_history(self.history_path, rows, f"{first.window_id}_{last.window_id}")
         shown = backfill.shown_windows(REPORTED_WINDOWS)
         self.write_drift_report(
-            self.baseline_path,
+            baseline,
             version,
             total,
             started,

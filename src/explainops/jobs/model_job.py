@@ -195,7 +195,7 @@ class ModelJob(Job):
 
     def write_drift_report(
         self,
-        baseline_path: str,
+        baseline: AttributionBaseline,
         version: ModelVersion | None,
         attributions: DatasetAttributions,
         started: float,
@@ -205,7 +205,7 @@ class ModelJob(Job):
         threshold: float | None = None,
         extra: Sequence[tuple[str, Any]] = (),
     ) -> None:
-        """A baseline's or a drift run's report (with ``report``), from the baseline file."""
+        """A baseline's or a drift run's report (with ``report``) against ``baseline``."""
         if self.report is None:
             return
         name = self.model_name(version)
@@ -213,7 +213,7 @@ class ModelJob(Job):
         self.report.write(
             drift_run_report(
                 self.report,
-                AttributionBaseline.read(baseline_path),
+                baseline,
                 title=f"Attribution drift of {name}"
                 if history
                 else f"Attribution baseline of {name}",
@@ -221,7 +221,7 @@ class ModelJob(Job):
                 history=read_history(history) if history else None,
                 windows=windows,
                 threshold=threshold,
-                source={"kind": "drift", "baseline": baseline_path, "history": history},
+                source={"kind": "drift", "baseline": baseline.path, "history": history},
             )
         )
 

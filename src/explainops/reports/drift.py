@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from explainops.drift.baseline_file import AttributionBaseline
-from explainops.drift.ndcg import ndcg
+from explainops.drift.ndcg import ndcg, rank_changes, ranked_features
 from explainops.reports import figures
 from explainops.reports.document import FigureSpec, Report, Section, Table
 from explainops.reports.explanations import anchor
@@ -97,7 +97,7 @@ def _baseline_section(baseline: AttributionBaseline) -> Section:
     tables, specs = [], []
     for label in baseline.labels:
         values = baseline.attributions[label]
-        ranked = sorted(values.items(), key=lambda item: -abs(item[1]))[:TOP_FEATURES_LISTED]
+        ranked = ranked_features(values, TOP_FEATURES_LISTED)
         tables.append(
             Table.of(
                 ("label", "rank", "feature", "baseline importance"),
@@ -134,20 +134,20 @@ def _window_section(
         score = ndcg(reference, current)
         drifted = threshold is not None and score < threshold
         verdicts.append((label, f"{score:.6f}", threshold, "drift" if drifted else "ok"))
-        base_rank = _ranks(reference)
-        live_rank = _ranks(current)
-        for feature in sorted(reference, key=lambda name: base_rank[name])[:TOP_FEATURES_LISTED]:
-            if base_rank[feature] != live_rank.get(feature):
-                moved.append(
-                    (
-                        label,
-                        feature,
-                        base_rank[feature],
-                        live_rank.get(feature),
-                        reference[feature],
-                        current.get(feature),
-                    )
-                )
+        # The baseline's top features whose rank moved, ranked as the violations file ranks.
+        moved += [
+            (
+                label,
+                change.feature,
+                change.baseline_rank,
+                change.live_rank,
+                change.baseline_value,
+                change.live_value,
+            )
+            for change in rank_changes(reference, current, TOP_FEATURES_LISTED)
+            if change.baseline_rank <= TOP_FEATURES_LISTED
+            and change.baseline_rank != change.live_rank
+        ]
         specs.append(
             FigureSpec(
                 anchor("window", window.window_id, label),
@@ -194,11 +194,6 @@ def _window_section(
         tables=tuple(tables),
         figures=tuple(specs),
     )
-
-
-def _ranks(values: dict[str, float]) -> dict[str, int]:
-    order = sorted(values, key=lambda name: -abs(values[name]))
-    return {name: rank for rank, name in enumerate(order, start=1)}
 
 
 def _history_section(history: pd.DataFrame, threshold: float | None) -> Section:

@@ -45,6 +45,13 @@ class GlobalImportance:
         """From ``{feature: importance}`` (analysis.json's ``global_shap_values``)."""
         return cls(label, tuple(values), np.asarray(list(values.values()), dtype=np.float64))
 
+    @classmethod
+    def of_kernel_shap(cls, kernel_shap: dict[str, Any]) -> list[GlobalImportance]:
+        """Every label of analysis.json's ``explanations.kernel_shap``."""
+        return [
+            cls.of(str(label), entry["global_shap_values"]) for label, entry in kernel_shap.items()
+        ]
+
     def ranked(self) -> list[tuple[int, str, float, float | None]]:
         """(rank, feature, importance, native) by decreasing importance."""
         order = np.argsort(-np.abs(self.importance), kind="stable")

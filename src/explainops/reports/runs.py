@@ -104,15 +104,11 @@ def clarify_run_report(
     """A Clarify analysis's report, from its analysis.json content and the local values."""
     kernel_shap: dict[str, Any] = analysis["explanations"].get("kernel_shap", {})
     details = analysis.get("explainops", {})
-    importance = [
-        GlobalImportance.of(str(label), entry["global_shap_values"])
-        for label, entry in kernel_shap.items()
-    ]
     return explanations_report(
         title=output.title or title,
         kind="clarify",
         summary=summary,
-        importance=importance,
+        importance=GlobalImportance.of_kernel_shap(kernel_shap),
         rows=rows.require().rows() if rows is not None and rows.sampler is not None else {},
         n_samples=int(details.get("n_samples", 0)),
         agg_method=str(details.get("agg_method", "mean_abs")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -32,7 +32,7 @@ from explainops.reports.document import Report
 from explainops.reports.drift import WindowImportance, drift_report
 from explainops.reports.explanations import explanations_report
 from explainops.reports.importance import GlobalImportance
-from explainops.reports.sampling import RowSampler
+from explainops.reports.sampling import RowSampler, explanation_columns
 
 SOURCE_KINDS = ("explanations", "clarify", "drift")
 _READER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ReaderKind)
@@ -127,7 +127,7 @@ def _explanations(source: dict[str, Any]) -> Report:
     sampler: RowSampler | None = None
     for batch in samples.batches():
         if sampler is None:
-            sampler = sampler_of(source, _feature_columns(batch))
+            sampler = sampler_of(source, explanation_columns(batch))
         sampler.add(batch)
     if sampler is None:
         raise InputError(f"{source['samples_explanations']}: no sample explanations to report")
@@ -151,14 +151,6 @@ def _explanations(source: dict[str, Any]) -> Report:
         pdp_labels=pdp.get("labels", []),
         source=source,
     )
-
-
-def _feature_columns(table: pd.DataFrame) -> list[str]:
-    return [
-        str(column)
-        for column in table.columns
-        if column not in SAMPLE_COLUMNS and not str(column).endswith("_stderr")
-    ]
 
 
 def clarify_local_values(
@@ -188,17 +180,15 @@ def _clarify(source: dict[str, Any]) -> Report:
     analysis = read_json(source["analysis"], "analysis.json")
     explanations = analysis.get("explanations", {})
     kernel_shap: dict[str, Any] = explanations.get("kernel_shap", {})
-    importance = [
-        GlobalImportance.of(str(label), entry["global_shap_values"])
-        for label, entry in kernel_shap.items()
-    ]
+    importance = GlobalImportance.of_kernel_shap(kernel_shap)
     details = analysis.get("explainops", {})
     n_samples = int(details.get("n_samples", 0))
     rows = {}
     if importance and source.get("local_values"):
         feature_names = importance[0].feature_names
         sampler = sampler_of(source, feature_names)
-        for batch in _offset_batches(reader_for_path(source["local_values"]).batches()):
+        # Readers index batches by row position over the whole file: a row's id is its position.
+        for batch in reader_for_path(source["local_values"]).batches():
             sampler.add(clarify_local_values(batch, kernel_shap, feature_names))
         reader = _clarify_reader(source) or _reader(source.get("inputs"))
         rows = sampler.rows(read_inputs(reader, sampler.sampled_ids))
@@ -216,14 +206,6 @@ def _clarify(source: dict[str, Any]) -> Report:
         pdp_labels=pdp_labels,
         source=source,
     )
-
-
-def _offset_batches(batches: Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
-    """Batches indexed by row position over the whole file (a CSV reader restarts at 0)."""
-    start = 0
-    for batch in batches:
-        yield batch.set_axis(pd.RangeIndex(start, start + len(batch)))
-        start += len(batch)
 
 
 def _clarify_reader(source: dict[str, Any]) -> SampleSource | None:

@@ -6,6 +6,7 @@
 # The analysis must equal the CSV run's: same rows, same model, same config.
 # Run from the repository root after `make install`.
 set -euo pipefail
+source "$(dirname "$0")/serve.sh"
 export MLFLOW_DISABLE_TELEMETRY=true
 BIN=.venv/bin
 PORT=${PORT:-8767}
@@ -43,15 +44,7 @@ for path, lines in files.items():
     print(f"wrote {path} ({len(lines)} requests)")
 PYTHON
 
-$BIN/python -m explainops.testing.model_server \
-    --model models:/clarify_seed@Champion --port "$PORT" --accept text/csv &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null && wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    $BIN/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-        "http://127.0.0.1:$PORT/ping" >/dev/null 2>&1 && break
-    sleep 0.2
-done
+start_server text/csv
 
 # The capture folder as the data set: the seed's CSV config, unchanged.
 $BIN/explainops clarify --config examples/clarify/analysis_config_csv.json \

@@ -4,6 +4,7 @@
 # set through it (content_template/record_template as in Clarify's developer guide).
 # Run from the repository root after `make install`.
 set -euo pipefail
+source "$(dirname "$0")/serve.sh"
 export MLFLOW_DISABLE_TELEMETRY=true
 BIN=.venv/bin
 PORT=${PORT:-8766}
@@ -15,15 +16,7 @@ $BIN/python demo/register_clarify_model.py
 
 # The server answers {"predictions": [{"label": 1, "score": 0.53...}, ...]} for a list of
 # records and {"label": 1, "score": 0.53...} for one record.
-$BIN/python -m explainops.testing.model_server \
-    --model models:/clarify_seed@Champion --port "$PORT" --accept application/json &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null && wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    $BIN/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-        "http://127.0.0.1:$PORT/ping" >/dev/null 2>&1 && break
-    sleep 0.2
-done
+start_server application/json
 
 # 1. One JSON document: features at data[*].features, the label at data[*].target; requests
 #    {"instances": [[...], ...], "feature_names": [...]}, scores at predictions[*].score.

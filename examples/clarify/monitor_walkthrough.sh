@@ -4,6 +4,7 @@
 # Model Monitor checks them, against the model behind an endpoint and in process.
 # Run from the repository root after `make install`.
 set -euo pipefail
+source "$(dirname "$0")/serve.sh"
 export MLFLOW_DISABLE_TELEMETRY=true
 BIN=.venv/bin
 PORT=${PORT:-8765}
@@ -12,15 +13,7 @@ OUT=outputs/clarify/monitor
 
 $BIN/python demo/register_clarify_model.py
 
-$BIN/python -m explainops.testing.model_server \
-    --model models:/clarify_seed@Champion --port "$PORT" --accept text/csv &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null && wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    $BIN/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-        "http://127.0.0.1:$PORT/ping" >/dev/null 2>&1 && break
-    sleep 0.2
-done
+start_server text/csv
 
 check() {  # $1: window, $2: output folder, then the model arguments
     local window=$1 output=$2

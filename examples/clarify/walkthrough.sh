@@ -4,6 +4,7 @@
 # dependence) through `explainops clarify`.
 # Run from the repository root after `make install` (or use `make demo-clarify`).
 set -euo pipefail
+source "$(dirname "$0")/serve.sh"
 export MLFLOW_DISABLE_TELEMETRY=true
 BIN=.venv/bin
 PORT=${PORT:-8765}
@@ -11,18 +12,6 @@ OUT=outputs/clarify
 
 $BIN/python demo/register_clarify_model.py
 
-start_server() {  # $1: default response type
-    $BIN/python -m explainops.testing.model_server \
-        --model models:/clarify_seed@Champion --port "$PORT" --accept "$1" &
-    SERVER=$!
-    for _ in $(seq 50); do
-        $BIN/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-            "http://127.0.0.1:$PORT/ping" >/dev/null 2>&1 && return
-        sleep 0.2
-    done
-    echo "the model server did not start" >&2; exit 1
-}
-trap 'kill ${SERVER:-} 2>/dev/null && wait ${SERVER:-} 2>/dev/null || true' EXIT
 
 # CSV: the endpoint answers "1,0.5385..."; ProbabilityAttribute 1 selects the probability.
 start_server text/csv
@@ -36,7 +25,7 @@ $BIN/explainops clarify --config examples/clarify/analysis_config_csv.json \
 $BIN/explainops clarify --config examples/clarify/analysis_config_pdp.json \
     --dataset examples/clarify/dataset.csv --output "$OUT/pdp" \
     --endpoint "http://127.0.0.1:$PORT/invocations" --probability-attribute 1
-kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+stop_server
 
 # JSON Lines: records {"features": [...]}, answers {"predicted_label": 1, "probability": 0.53...}.
 start_server application/jsonlines

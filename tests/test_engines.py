@@ -71,6 +71,9 @@ def explainer_function(
     baseline = samples.iloc[:8]
     if name == "kernel":
         return explain_with(KernelExplainer(baseline, num_samples=200, seed=3), model.predict)
+    if name == "kernel-auto":  # rows stop after 1 to 3 rounds
+        auto = KernelExplainer(baseline, num_samples="auto", target_stderr=0.2, seed=3)
+        return explain_with(auto, model.predict)
     if name == "exact":
         return explain_with(ExactExplainer(baseline), model.predict)
     return explain_with(TreeExplainer(baseline), model)
@@ -94,6 +97,9 @@ def assert_same_explanations(actual: list[Explanation], expected: list[Explanati
                 atol=1e-12,
                 err_msg=f"batch {index}: {field} differ from LocalEngine's",
             )
+        # An adaptive budget's rounds are integers and flags: the same, exactly.
+        np.testing.assert_array_equal(ours.evaluations, local.evaluations, f"batch {index}")
+        np.testing.assert_array_equal(ours.converged, local.converged, f"batch {index}")
         if local.standard_errors is None:
             assert ours.standard_errors is None, f"batch {index}: standard errors from nowhere"
         else:
@@ -106,7 +112,7 @@ def assert_same_explanations(actual: list[Explanation], expected: list[Explanati
             )
 
 
-@pytest.mark.parametrize("name", ["kernel", "exact", "tree"])
+@pytest.mark.parametrize("name", ["kernel", "kernel-auto", "exact", "tree"])
 def test_dask_engine_explains_like_local_engine_in_input_order(
     dask_session: DaskSession, samples_and_model, name: str
 ) -> None:

@@ -82,18 +82,48 @@ class ExplainerSettings(Component, abc.ABC):
         }
 
 
-class KernelExplainerSettings(ExplainerSettings):
-    """Kernel SHAP; ``num_samples`` coalitions (default min(2d + 2048, 2^d - 2))."""
+class KernelBudget(Component):
+    """Kernel SHAP's budget: ``num_samples`` coalitions, or ``auto`` up to a standard error.
+
+    ``num_samples`` (default min(2d + 2048, 2^d - 2)); ``auto`` samples each row in rounds
+    until every value's standard error is below ``target_stderr`` (required, in the explained
+    output's units) or ``max_samples`` coalitions (default min(2d + 8192, 2^d - 2)).
+    """
+
+    num_samples: Annotated[int, pydantic.Field(ge=1)] | Literal["auto"] | None = None
+    target_stderr: Annotated[float, pydantic.Field(gt=0)] | None = None
+    max_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _auto_settings(self) -> KernelBudget:
+        if self.num_samples == "auto" and self.target_stderr is None:
+            raise ValueError("num_samples: auto needs target_stderr (a standard error > 0)")
+        if self.num_samples != "auto":
+            for name in ("target_stderr", "max_samples"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is used only with num_samples: auto")
+        return self
+
+    def budget(self) -> dict[str, Any]:
+        """The KernelExplainer arguments of this budget."""
+        return {
+            "num_samples": self.num_samples,
+            "target_stderr": self.target_stderr,
+            "max_samples": self.max_samples,
+        }
+
+
+class KernelExplainerSettings(ExplainerSettings, KernelBudget):
+    """Kernel SHAP; see :class:`KernelBudget` for ``num_samples``/``target_stderr``."""
 
     KIND: Literal["KernelExplainer"] = "KernelExplainer"
-    num_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
 
     def build(self, context: ExplainContext) -> tuple[str, ExplainFunction]:
         """Kernel SHAP on the model's predict function."""
         explainer = KernelExplainer(
             context.baseline,
             context.baseline_weights,
-            num_samples=self.num_samples,
+            **self.budget(),
             **self._common(context),
         )
         return "KernelExplainer", lambda frame: explainer.explain(context.model.predict, frame)
@@ -139,14 +169,13 @@ class TreeExplainerSettings(ExplainerSettings):
         return "TreeExplainer", lambda frame: explainer.explain(context.model.native, frame)
 
 
-class AutoExplainerSettings(ExplainerSettings):
+class AutoExplainerSettings(ExplainerSettings, KernelBudget):
     """Tree where it explains the same output exactly, else Exact for few features, else Kernel.
 
-    ``num_samples`` is Kernel's, when Kernel is chosen.
+    ``num_samples``, ``target_stderr`` and ``max_samples`` are Kernel's, when Kernel is chosen.
     """
 
     KIND: Literal["AutoExplainer"] = "AutoExplainer"
-    num_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
     max_exact_features: Annotated[int, pydantic.Field(ge=1, le=16)] = 11
 
     def build(self, context: ExplainContext) -> tuple[str, ExplainFunction]:
@@ -156,9 +185,7 @@ class AutoExplainerSettings(ExplainerSettings):
             return tree.build(context)
         if context.preview.shape[1] <= self.max_exact_features:
             return ExactExplainerSettings(**self._shared_settings()).build(context)
-        return KernelExplainerSettings(
-            **self._shared_settings(), num_samples=self.num_samples
-        ).build(context)
+        return KernelExplainerSettings(**self._shared_settings(), **self.budget()).build(context)
 
     def _shared_settings(self) -> dict[str, Any]:
         return {

@@ -11,25 +11,29 @@ import pandas as pd
 
 from explainops.errors import ExplainerError
 from explainops.explainers import Explanation
+from explainops.explainers.explanation import BUDGET_COLUMNS
 
 FloatArray = npt.NDArray[np.float64]
 SAMPLE_COLUMNS = ("sample_id", "label", "prediction", "base_value")
+# Columns that are neither ids nor features: the adaptive budget's, when it was adaptive.
+RESERVED_COLUMNS = SAMPLE_COLUMNS + BUDGET_COLUMNS
 
 
 def check_feature_names(feature_names: Sequence[str]) -> None:
     """Refuse features whose names would collide with the fixed output columns."""
-    clashes = sorted(set(feature_names) & set(SAMPLE_COLUMNS))
+    clashes = sorted(set(feature_names) & set(RESERVED_COLUMNS))
     if clashes:
         raise ExplainerError(
-            f"feature names {clashes} collide with output columns {list(SAMPLE_COLUMNS)}"
+            f"feature names {clashes} collide with output columns {list(RESERVED_COLUMNS)}"
         )
 
 
 def sample_explanations_table(explanation: Explanation, sample_ids: Sequence[Any]) -> pd.DataFrame:
     """One row per (sample, label): sample_id, label, prediction, base_value, one column a feature.
 
-    Standard errors, when the explainer estimated them, follow as ``<feature>_stderr`` columns.
-    The table is :meth:`Explanation.to_frame`'s, the one implementation.
+    Standard errors, when the explainer estimated them, follow as ``<feature>_stderr`` columns,
+    and an adaptive budget's ``n_evaluations`` and ``converged``. The table is
+    :meth:`Explanation.to_frame`'s, the one implementation.
     """
     return explanation.to_frame(sample_ids)
 

@@ -198,7 +198,7 @@ class WindowedAttributions:
         starts = self.samples.windows_of(len(sample_ids))
         unique, inverse = np.unique(starts, return_inverse=True)
         for index, start in enumerate(unique.tolist()):
-            part = explanation if unique.size == 1 else _rows(explanation, inverse == index)
+            part = explanation if unique.size == 1 else explanation.select(inverse == index)
             accumulator = self._accumulators.get(start)
             if accumulator is None:
                 accumulator = AttributionAccumulator(self.agg_method, seed=self.seed)
@@ -224,19 +224,6 @@ class WindowedAttributions:
         """Windows between the first and the last that hold no row."""
         starts = np.fromiter(self._accumulators, dtype=np.int64)
         return missing_windows(starts, self.samples.size)
-
-
-def _rows(explanation: Explanation, chosen: np.ndarray[Any, np.dtype[np.bool_]]) -> Explanation:
-    """The explanation of the chosen rows only."""
-    return dataclasses.replace(
-        explanation,
-        values=explanation.values[chosen],
-        predictions=explanation.predictions[chosen],
-        standard_errors=None
-        if explanation.standard_errors is None
-        else explanation.standard_errors[chosen],
-        data=None if explanation.data is None else explanation.data[chosen],
-    )
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,23 @@ class ExplanationProblem:
         outputs = self.value_function.expected_outputs(samples, masks, labels)
         return apply_link(outputs, self.use_logit)
 
+    def linked_outputs_at(
+        self, positions: npt.NDArray[np.int64], masks: npt.NDArray[np.bool_]
+    ) -> FloatArray:
+        """link(v(S)) of shape (n, c, k) for the samples at ``positions`` and coalition masks."""
+        labels = positions if self.sample_labels is None else self.sample_labels[positions]
+        outputs = self.value_function.expected_outputs(
+            self.samples.values[positions], masks, labels
+        )
+        return apply_link(outputs, self.use_logit)
+
     def explanation(
-        self, values: FloatArray, standard_errors: FloatArray | None = None
+        self,
+        values: FloatArray,
+        standard_errors: FloatArray | None = None,
+        *,
+        evaluations: npt.NDArray[np.int64] | None = None,
+        converged: npt.NDArray[np.bool_] | None = None,
     ) -> Explanation:
         """Wrap (n, k, d) values with this problem's end points and names."""
         return Explanation(
@@ -68,6 +83,8 @@ class ExplanationProblem:
             output_names=self.output_names,
             standard_errors=standard_errors,
             data=self.samples.values,
+            evaluations=evaluations,
+            converged=converged,
         )
 
 

@@ -17,6 +17,8 @@ FloatArray = npt.NDArray[np.float64]
 
 # Suffix of the sample-explanations table's standard-error columns.
 STDERR_SUFFIX = "_stderr"
+# The sample-explanations table's columns of an adaptive budget (KernelExplainer, "auto").
+BUDGET_COLUMNS = ("n_evaluations", "converged")
 # Names and base values shown by the repr before it elides the rest.
 _REPR_ITEMS = 3
 
@@ -87,6 +89,12 @@ class Explanation:
     data : ndarray of shape (n, d), default=None
         The explained samples' feature values: float64 for numeric features, else an object
         array of the values as given.
+    evaluations : ndarray of int of shape (n,), default=None
+        Model evaluations each sample's estimate took (coalitions x baseline rows), when the
+        budget was adaptive (KernelExplainer with ``num_samples="auto"``).
+    converged : ndarray of bool of shape (n,), default=None
+        With an adaptive budget: whether the sample's standard errors all got below the target
+        before the budget's cap.
 
     Notes
     -----
@@ -125,6 +133,8 @@ class Explanation:
     output_names: tuple[str, ...]
     standard_errors: FloatArray | None = None
     data: npt.NDArray[Any] | None = None
+    evaluations: npt.NDArray[np.int64] | None = None
+    converged: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         n, k, d = self.values.shape
@@ -143,6 +153,28 @@ class Explanation:
             raise ValueError("standard_errors must have the shape of values")
         if self.data is not None and self.data.shape != (n, d):
             raise ValueError(f"data must have shape ({n}, {d}), got {self.data.shape}")
+        for name in ("evaluations", "converged"):
+            array = getattr(self, name)
+            if array is not None and array.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},), got {array.shape}")
+
+    def select(self, rows: Any) -> Explanation:
+        """The explanation of some samples only: ``rows`` a boolean mask or indices."""
+
+        def pick(array: Any) -> Any:
+            return None if array is None else array[rows]
+
+        return Explanation(
+            values=self.values[rows],
+            base_values=self.base_values,
+            predictions=self.predictions[rows],
+            feature_names=self.feature_names,
+            output_names=self.output_names,
+            standard_errors=pick(self.standard_errors),
+            data=pick(self.data),
+            evaluations=pick(self.evaluations),
+            converged=pick(self.converged),
+        )
 
     def __repr__(self) -> str:
         outputs = repr(self.output_names[:_REPR_ITEMS])
@@ -188,7 +220,8 @@ class Explanation:
         DataFrame of n * k rows
             Columns ``sample_id``, ``label`` (the output name), ``prediction``, ``base_value``,
             then one column of SHAP values per feature in ``feature_names`` order, then, when the
-            explainer estimated them, their standard errors as ``<feature>_stderr`` columns.
+            explainer estimated them, their standard errors as ``<feature>_stderr`` columns, and
+            with an adaptive budget ``n_evaluations`` and ``converged``.
             Rows are sample-major: the k outputs of sample 0, then of sample 1, ...
 
         """
@@ -209,6 +242,10 @@ class Explanation:
             flat_errors = self.standard_errors.reshape(n_samples * n_outputs, n_features)
             for index, feature in enumerate(self.feature_names):
                 columns[feature + STDERR_SUFFIX] = flat_errors[:, index]
+        if self.evaluations is not None:
+            columns["n_evaluations"] = np.repeat(self.evaluations, n_outputs)
+        if self.converged is not None:
+            columns["converged"] = np.repeat(self.converged, n_outputs)
         return pd.DataFrame(columns)
 
     def to_shap(self) -> Any:

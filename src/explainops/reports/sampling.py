@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from explainops.core.tables import SAMPLE_COLUMNS
+from explainops.core.tables import RESERVED_COLUMNS
 from explainops.explainers.explanation import STDERR_SUFFIX
 from explainops.reports.importance import GlobalImportance
 
@@ -269,5 +269,5 @@ def explanation_columns(table: pd.DataFrame) -> list[str]:
     return [
         str(column)
         for column in table.columns
-        if column not in SAMPLE_COLUMNS and not str(column).endswith("_stderr")
+        if column not in RESERVED_COLUMNS and not str(column).endswith(STDERR_SUFFIX)
     ]

@@ -1,0 +1,512 @@
+"""Kernel SHAP's coalition designs and the closed-form solve of its regression.
+
+A design depends only on (number of features, budget, seed), so one design serves every sample:
+the constrained weighted least squares reduces to one fixed linear operator, applied to all
+samples and outputs in a single matrix product, and results do not depend on how samples are
+batched or partitioned. :func:`kernel_design` makes the fixed-budget design;
+:func:`adaptive_designs` the nested designs of ``num_samples="auto"``, each round's coalitions
+a superset of the previous round's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from math import ceil, comb
+
+import numpy as np
+import numpy.typing as npt
+
+from explainops.errors import ExplainerError
+from explainops.explainers.exact import all_coalitions
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+# Bound on the (samples x coalitions x outputs) block of values held at once.
+MAX_VALUES_IN_MEMORY = 4_000_000
+# Sampling stops after this many draws per budgeted coalition, even if duplicates kept it short.
+_MAX_DRAWS_PER_COALITION = 20
+# Pairs drawn at a time for the stream of the adaptive designs.
+_STREAM_CHUNK = 1024
+# |det(I - H_p)| below this: the fit interpolates sampled pair p (its leverage is 1).
+_INTERPOLATED = 1e-8
+# Bound on the entries of a design's leave-one-pair-out operators (N x d x c).
+_MAX_JACKKNIFE_ENTRIES = 20_000_000
+
+
+def default_num_samples(n_features: int) -> int:
+    """Clarify's and shap's default budget: min(2d + 2048, 2^d - 2) coalitions.
+
+    Examples
+    --------
+    >>> from explainops.explainers.coalition_design import default_num_samples
+    >>> default_num_samples(3), default_num_samples(20)
+    (6, 2088)
+
+    """
+    return int(min(2 * n_features + 2048, 2**n_features - 2))
+
+
+@dataclass(frozen=True)
+class KernelDesign:
+    """Coalitions to evaluate, their regression weights, and the sampled draws among them.
+
+    Attributes
+    ----------
+    masks : ndarray of bool, shape (c, d)
+        Distinct coalitions, never empty or full.
+    weights : ndarray of shape (c,)
+        Shapley-kernel regression weights, summing to one.
+    draws : ndarray of int, shape (N, 2)
+        Indices into masks of each sampled (coalition, complement) pair; empty when every
+        coalition was enumerated rather than sampled.
+    counts : ndarray of shape (c,)
+        How often each coalition occurs among the draws (0 for enumerated ones).
+
+    """
+
+    masks: BoolArray
+    weights: FloatArray
+    draws: IntArray
+    counts: FloatArray
+
+    @property
+    def is_exact(self) -> bool:
+        """True when no coalition was sampled: the regression then gives exact Shapley values."""
+        n_proper = 2 ** self.masks.shape[1] - 2
+        return bool(self.draws.shape[0] == 0 and self.masks.shape[0] == n_proper)
+
+
+def kernel_design(n_features: int, num_samples: int, seed: int | None) -> KernelDesign:
+    """Choose the coalitions for ``num_samples`` model evaluations per sample and baseline row.
+
+    With a budget covering all 2^d - 2 proper coalitions, all are enumerated. Otherwise coalition
+    sizes are enumerated completely, in order of kernel weight (sizes s and d - s together), while
+    the budget allows, and the rest of the kernel mass is covered by paired sampling: a coalition
+    of a size drawn by kernel weight and its complement, duplicates evaluated once and weighted by
+    their count.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of features d.
+    num_samples : int
+        Budget of distinct coalitions to evaluate.
+    seed : int or None
+        Seed of the sampling (unused when every coalition is enumerated).
+
+    Returns
+    -------
+    KernelDesign
+        ``masks`` (c, d), ``weights`` (c,), ``draws`` (N, 2) and ``counts`` (c,).
+
+    Examples
+    --------
+    >>> from explainops.explainers.coalition_design import kernel_design
+    >>> design = kernel_design(n_features=3, num_samples=6, seed=0)
+    >>> design.masks.shape, design.is_exact
+    ((6, 3), True)
+
+    """
+    if n_features < 1:
+        raise ExplainerError("KernelExplainer needs at least one feature")
+    if n_features == 1:  # no proper coalition: the single feature gets the whole difference
+        return KernelDesign(
+            np.zeros((0, 1), np.bool_), np.zeros(0), np.zeros((0, 2), np.int64), np.zeros(0)
+        )
+    if num_samples < 1:
+        raise ExplainerError(f"num_samples must be >= 1, got {num_samples}")
+    n_proper = 2**n_features - 2
+    if num_samples >= n_proper:
+        masks = all_coalitions(n_features)[1:-1]
+        sizes = masks.sum(axis=1)
+        weights = (n_features - 1) / (
+            np.array([comb(n_features, int(size)) for size in sizes]) * sizes * (n_features - sizes)
+        )
+        return KernelDesign(
+            masks, weights / weights.sum(), np.zeros((0, 2), np.int64), np.zeros(masks.shape[0])
+        )
+    return _enumerated_and_sampled_design(n_features, num_samples, np.random.default_rng(seed))
+
+
+def _size_weights(n_features: int) -> FloatArray:
+    """Kernel mass of each size pair (s, d - s), s = 1..ceil((d-1)/2), normalised to sum to one."""
+    n_sizes = ceil((n_features - 1) / 2)
+    sizes = np.arange(1, n_sizes + 1)
+    mass = (n_features - 1) / (sizes * (n_features - sizes))
+    paired = sizes <= (n_features - 1) // 2
+    mass = np.where(paired, 2 * mass, mass)
+    return np.asarray(mass / mass.sum(), dtype=np.float64)
+
+
+def _coalitions_of_size(n_features: int, size: int, with_complements: bool) -> BoolArray:
+    members = np.array(list(combinations(range(n_features), size)), dtype=np.int64)
+    masks = np.zeros((members.shape[0], n_features), dtype=np.bool_)
+    np.put_along_axis(masks, members, True, axis=1)
+    return np.concatenate([masks, ~masks]) if with_complements else masks
+
+
+def _enumerated_part(
+    n_features: int, budget: int
+) -> tuple[list[BoolArray], list[FloatArray], int, int]:
+    """The sizes a budget enumerates: their masks and weights, the first sampled size, the rest.
+
+    Sizes s and d - s are enumerated together, in order of kernel weight, while the budget's
+    share of the remaining kernel mass covers all their coalitions.
+    """
+    size_weights = _size_weights(n_features)
+    n_paired = (n_features - 1) // 2
+    masks: list[BoolArray] = []
+    weights: list[FloatArray] = []
+    remaining = size_weights.copy()
+    for size in range(1, len(size_weights) + 1):
+        n_coalitions = comb(n_features, size) * (2 if size <= n_paired else 1)
+        if budget * remaining[size - 1] / remaining.sum() < n_coalitions - 1e-8:
+            return masks, weights, size, budget
+        masks.append(_coalitions_of_size(n_features, size, size <= n_paired))
+        weights.append(np.full(n_coalitions, size_weights[size - 1] / n_coalitions))
+        budget -= n_coalitions
+        remaining[size - 1] = 0.0
+    return masks, weights, len(size_weights) + 1, budget
+
+
+def _combined_design(
+    n_features: int,
+    enumerated: tuple[list[BoolArray], list[FloatArray], int, int],
+    pairs: BoolArray,
+) -> KernelDesign:
+    """Enumerated sizes plus sampled (coalition, complement) ``pairs`` (N, 2, d) of the rest."""
+    enumerated_masks, enumerated_weights, first_sampled_size, _ = enumerated
+    sampled_masks, draws, counts, _ = _distinct_pairs(pairs, n_features)
+    n_enumerated = sum(masks.shape[0] for masks in enumerated_masks)
+    sampled_mass = float(_size_weights(n_features)[first_sampled_size - 1 :].sum())
+    sampled_weights = sampled_mass * counts / max(1, 2 * draws.shape[0])
+    masks = np.concatenate([*enumerated_masks, sampled_masks]).reshape(-1, n_features)
+    weights = np.concatenate([*enumerated_weights, sampled_weights])
+    return KernelDesign(
+        masks=masks,
+        weights=weights / weights.sum(),
+        draws=draws + n_enumerated,
+        counts=np.concatenate([np.zeros(n_enumerated), counts]),
+    )
+
+
+def _enumerated_and_sampled_design(
+    n_features: int, num_samples: int, rng: np.random.Generator
+) -> KernelDesign:
+    enumerated = _enumerated_part(n_features, num_samples)
+    first_sampled_size, budget = enumerated[2], enumerated[3]
+    size_weights = _size_weights(n_features)
+    pairs = _sample_pairs(
+        n_features, size_weights[first_sampled_size - 1 :], first_sampled_size, budget, rng
+    )
+    return _combined_design(n_features, enumerated, pairs)
+
+
+def _random_pairs(
+    n_features: int, size_mass: FloatArray, first_size: int, n_pairs: int, rng: np.random.Generator
+) -> tuple[BoolArray, IntArray]:
+    """``n_pairs`` (coalition, complement) pairs (N, 2, d), sizes drawn by ``size_mass``."""
+    sizes = first_size + rng.choice(size_mass.shape[0], size=n_pairs, p=size_mass / size_mass.sum())
+    ranks = rng.random((n_pairs, n_features)).argsort(axis=1).argsort(axis=1)
+    subsets = ranks < sizes[:, None]
+    return np.stack([subsets, ~subsets], axis=1), np.asarray(sizes, dtype=np.int64)
+
+
+def _distinct_pairs(
+    pairs: BoolArray, n_features: int
+) -> tuple[BoolArray, IntArray, FloatArray, IntArray]:
+    """Distinct coalitions of ``pairs`` (N, 2, d) in order of first occurrence.
+
+    Returns their masks (c, d), each draw's two indices into them (N, 2), their counts (c,) and
+    the number of distinct coalitions after each draw (N,).
+    """
+    if pairs.shape[0] == 0:
+        return (
+            np.zeros((0, n_features), np.bool_),
+            np.zeros((0, 2), np.int64),
+            np.zeros(0),
+            np.zeros(0, np.int64),
+        )
+    flat = pairs.reshape(-1, n_features)
+    codes = np.packbits(flat, axis=1)
+    _, first_seen, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    is_new = np.zeros(codes.shape[0], dtype=np.int64)
+    is_new[first_seen] = 1
+    distinct_after_draw = np.cumsum(is_new).reshape(-1, 2)[:, 1]
+    order = np.sort(first_seen)
+    position = np.empty(codes.shape[0], dtype=np.int64)
+    position[order] = np.arange(order.shape[0])
+    draw_index = position[first_seen[inverse.reshape(-1)]].reshape(-1, 2)
+    counts = np.bincount(draw_index.reshape(-1), minlength=order.shape[0]).astype(np.float64)
+    return flat[order], draw_index, counts, distinct_after_draw
+
+
+def _sample_pairs(
+    n_features: int, size_mass: FloatArray, first_size: int, budget: int, rng: np.random.Generator
+) -> BoolArray:
+    """Draw (coalition, complement) pairs (N, 2, d) until ``budget`` distinct coalitions."""
+    if budget < 2 or size_mass.shape[0] == 0:
+        return np.zeros((0, 2, n_features), np.bool_)
+    chunk = max(64, budget)
+    drawn: list[BoolArray] = []
+    for _ in range(_MAX_DRAWS_PER_COALITION * budget // chunk + 1):
+        drawn.append(_random_pairs(n_features, size_mass, first_size, chunk, rng)[0])
+        distinct_after_draw = _distinct_pairs(np.concatenate(drawn), n_features)[3]
+        if distinct_after_draw[-1] >= budget:
+            break
+    n_draws = int(np.searchsorted(distinct_after_draw, budget, side="right"))
+    return np.concatenate(drawn)[:n_draws]
+
+
+@dataclass(frozen=True)
+class AdaptiveRound:
+    """One round of ``num_samples="auto"``: its design, solve and coalitions' columns.
+
+    ``columns`` are the indices of the design's coalitions (in the design's order) among
+    :attr:`AdaptiveDesigns.masks`; a round's coalitions are those of the previous round and
+    more, so they are the first ``len(columns)`` columns.
+    """
+
+    columns: IntArray
+    design: KernelDesign
+    solver: KernelSolver
+
+
+@dataclass(frozen=True)
+class AdaptiveDesigns:
+    """Nested designs of growing budget, and the union of their coalitions.
+
+    ``masks`` (C, d) lists every coalition once, in the order the rounds first need them, so
+    round r needs only the columns ``new_columns(r)`` evaluated beyond those of round r - 1.
+    """
+
+    masks: BoolArray
+    rounds: tuple[AdaptiveRound, ...]
+
+    def new_columns(self, round_index: int) -> slice:
+        """The columns of ``masks`` that round ``round_index`` adds to the previous rounds."""
+        start = 0 if round_index == 0 else self.rounds[round_index - 1].columns.shape[0]
+        return slice(start, self.rounds[round_index].columns.shape[0])
+
+
+def round_budgets(first_budget: int, max_samples: int) -> list[int]:
+    """The budgets of the rounds: ``first_budget``, doubled each round, the last ``max_samples``.
+
+    Examples
+    --------
+    >>> from explainops.explainers.coalition_design import round_budgets
+    >>> round_budgets(128, 1000)
+    [128, 256, 512, 1000]
+
+    """
+    budgets = [min(first_budget, max_samples)]
+    while budgets[-1] < max_samples:
+        budgets.append(min(2 * budgets[-1], max_samples))
+    return budgets
+
+
+def adaptive_designs(
+    n_features: int, first_budget: int, max_samples: int, seed: int | None
+) -> AdaptiveDesigns:
+    """Nested designs for budgets :func:`round_budgets` (first_budget, ..., max_samples).
+
+    Every round enumerates the sizes its budget covers (as :func:`kernel_design`) and takes the
+    rest from one seeded stream of paired draws over all sizes, skipping the draws of sizes it
+    enumerates (which leaves the draws of the other sizes distributed by kernel weight, as a
+    fixed design samples them). A round takes at least the stream prefix of the round before,
+    so its coalitions include the earlier rounds': a sample moving to the next round keeps every
+    value it has. A budget covering all 2^d - 2 proper coalitions enumerates them and ends the
+    rounds.
+    """
+    n_proper = 2**n_features - 2
+    size_weights = _size_weights(n_features)
+    rng = np.random.default_rng(seed)
+    stream_pairs = np.zeros((0, 2, n_features), np.bool_)
+    stream_sizes = np.zeros(0, np.int64)
+    index_of: dict[bytes, int] = {}
+    union: list[BoolArray] = []
+    rounds: list[AdaptiveRound] = []
+    consumed = 0  # stream positions taken by the previous round
+    for budget in round_budgets(first_budget, max_samples):
+        if budget >= n_proper or n_features < 2:
+            design = kernel_design(n_features, max(budget, 1), seed)
+        else:
+            enumerated = _enumerated_part(n_features, budget)
+            first_sampled_size, remaining = enumerated[2], enumerated[3]
+            while True:
+                accepted = np.flatnonzero(stream_sizes >= first_sampled_size)
+                distinct = _distinct_pairs(stream_pairs[accepted], n_features)[3]
+                enough = distinct.shape[0] > 0 and distinct[-1] >= remaining
+                exhausted = stream_pairs.shape[0] >= _MAX_DRAWS_PER_COALITION * budget
+                if remaining < 2 or enough or exhausted:
+                    break
+                pairs, sizes = _random_pairs(n_features, size_weights, 1, _STREAM_CHUNK, rng)
+                stream_pairs = np.concatenate([stream_pairs, pairs])
+                stream_sizes = np.concatenate([stream_sizes, sizes])
+            n_draws = 0 if remaining < 2 else int(np.searchsorted(distinct, remaining, "right"))
+            n_draws = max(n_draws, int(np.sum(accepted < consumed)))
+            taken = accepted[:n_draws]
+            consumed = max(consumed, int(taken[-1]) + 1 if taken.shape[0] else 0)
+            design = _combined_design(n_features, enumerated, stream_pairs[taken])
+        columns = np.empty(design.masks.shape[0], dtype=np.int64)
+        for position, code in enumerate(np.packbits(design.masks, axis=1)):
+            key = code.tobytes()
+            if key not in index_of:
+                index_of[key] = len(union)
+                union.append(design.masks[position])
+            columns[position] = index_of[key]
+        if not np.array_equal(np.sort(columns), np.arange(len(union))):
+            raise AssertionError("adaptive designs must be nested")  # pragma: no cover
+        rounds.append(AdaptiveRound(columns, design, KernelSolver.for_design(design)))
+        if design.is_exact:
+            break
+    masks = np.array(union, dtype=np.bool_).reshape(-1, n_features)
+    return AdaptiveDesigns(masks, tuple(rounds))
+
+
+def _solve_kkt(masks: BoolArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The operator (d, c) and offset (d,) solving Kernel SHAP's KKT system for these weights."""
+    n_features = masks.shape[1]
+    z = masks.astype(np.float64)
+    weighted = z * weights[:, None]
+    kkt = np.zeros((n_features + 1, n_features + 1))
+    kkt[:n_features, :n_features] = z.T @ weighted
+    kkt[:n_features, n_features] = 1.0
+    kkt[n_features, :n_features] = 1.0
+    rhs = np.zeros((n_features + 1, masks.shape[0] + 1))
+    rhs[:n_features, :-1] = weighted.T
+    rhs[n_features, -1] = 1.0
+    solution = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
+    return solution[:n_features, :-1], solution[:n_features, -1]
+
+
+def _pair_hat_blocks(
+    operator: FloatArray, design: KernelDesign
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per sampled draw: the operator's columns per count a, b (d, N) and I - H_p (N, 2, 2)."""
+    z = design.masks.astype(np.float64)
+    first, second = design.draws[:, 0], design.draws[:, 1]
+    per_count = operator / np.maximum(design.counts, 1.0)
+    a, b = per_count[:, first], per_count[:, second]
+    hat = np.empty((first.shape[0], 2, 2))
+    hat[:, 0, 0] = np.sum(z[first] * a.T, axis=1)
+    hat[:, 0, 1] = np.sum(z[first] * b.T, axis=1)
+    hat[:, 1, 0] = np.sum(z[second] * a.T, axis=1)
+    hat[:, 1, 1] = np.sum(z[second] * b.T, axis=1)
+    return a, b, np.eye(2) - hat
+
+
+def _determinants(keep: FloatArray) -> FloatArray:
+    return np.asarray(
+        keep[:, 0, 0] * keep[:, 1, 1] - keep[:, 0, 1] * keep[:, 1, 0], dtype=np.float64
+    )
+
+
+def _has_interpolated_pair(solver: KernelSolver, design: KernelDesign) -> bool:
+    _, _, keep = _pair_hat_blocks(solver.operator, design)
+    return bool(np.any(np.abs(_determinants(keep)) < _INTERPOLATED))
+
+
+@dataclass(frozen=True)
+class KernelSolver:
+    """Closed-form solution of the efficiency-constrained weighted least squares of Kernel SHAP.
+
+    minimise sum_j w_j (y_j - z_j . phi)^2 subject to sum(phi) = delta, for y = v(S) - v(empty) and
+    delta = v(all) - v(empty). The KKT system is the same for every sample, so
+    phi = y @ operator.T + delta * offset.
+
+    When some sampled pair is interpolated by the fit (its 2 x 2 hat block has I - H singular,
+    as happens with about d sampled pairs for d features), the first-order leave-one-out formula
+    of :meth:`standard_errors` breaks down; the design's leave-one-pair-out operators (N, d, c)
+    and offsets (N, d) are then solved here, once, for an exact jackknife.
+    """
+
+    operator: FloatArray  # (d, c)
+    offset: FloatArray  # (d,)
+    jackknife_operators: FloatArray | None = None  # (N, d, c)
+    jackknife_offsets: FloatArray | None = None  # (N, d)
+
+    @classmethod
+    def for_design(cls, design: KernelDesign) -> KernelSolver:
+        """Solve the KKT system of ``design`` once (and its jackknife when it needs one)."""
+        operator, offset = _solve_kkt(design.masks, design.weights)
+        solver = cls(operator=operator, offset=offset)
+        n_draws = design.draws.shape[0]
+        if n_draws < 2 or not _has_interpolated_pair(solver, design):
+            return solver
+        if n_draws * operator.size > _MAX_JACKKNIFE_ENTRIES:
+            return solver  # standard_errors then reports the spread as unknown (NaN)
+        sampled = design.counts > 0
+        per_draw = design.weights[sampled] / design.counts[sampled]  # the same for every draw
+        operators = np.zeros((n_draws, *operator.shape))
+        offsets = np.zeros((n_draws, offset.shape[0]))
+        for draw in range(n_draws):
+            counts = design.counts.copy()
+            np.subtract.at(counts, design.draws[draw], 1.0)
+            weights = design.weights.copy()
+            weights[sampled] = counts[sampled] * per_draw * n_draws / (n_draws - 1)
+            kept = weights > 0
+            operators[draw][:, kept], offsets[draw] = _solve_kkt(design.masks[kept], weights[kept])
+        return cls(operator, offset, operators, offsets)
+
+    def solve(self, centred_values: FloatArray, delta: FloatArray) -> FloatArray:
+        """SHAP values (n, k, d) from centred coalition values (n, k, c) and delta (n, k)."""
+        return np.asarray(
+            centred_values @ self.operator.T + delta[..., None] * self.offset, dtype=np.float64
+        )
+
+    def standard_errors(
+        self, centred_values: FloatArray, values: FloatArray, design: KernelDesign
+    ) -> FloatArray:
+        """Standard errors (n, k, d) of the estimate: a jackknife over the sampled pairs.
+
+        The estimate moves by t_p = A_p (I - H_p)^-1 r_p when draw p is left out: r_p the
+        regression residuals y_j - z_j . phi at its two coalitions, A_p the two columns of the
+        operator divided by the coalitions' counts, H_p = Z_p A_p the pair's 2 x 2 block of the
+        hat matrix (the leave-one-out identity of least squares, HC3). The variance of phi is N
+        times the sample variance of t_p over the N draws. Without the (I - H_p)^-1 factor (the
+        plain sandwich, HC0) the residuals are those of a fit that has already bent towards each
+        pair, and with a few dozen pairs for d features the errors come out several times too
+        small. Where a pair is interpolated (I - H_p singular) the leave-one-pair-out estimates
+        are solved exactly instead (``jackknife_operators``). Enumerated coalitions carry no
+        sampling error; with a single sampled pair the spread is unknown and the standard
+        errors are NaN.
+        """
+        n_draws = design.draws.shape[0]
+        shape = values.shape
+        if n_draws == 0:
+            return np.zeros(shape)
+        if n_draws == 1:  # one sampled pair cannot show its own spread: the error is unknown
+            return np.full(shape, np.nan)
+        if self.jackknife_operators is not None and self.jackknife_offsets is not None:
+            return self._jackknife_errors(centred_values, values)
+        a, b, keep = _pair_hat_blocks(self.operator, design)
+        determinant = _determinants(keep)
+        if np.any(np.abs(determinant) < _INTERPOLATED):  # no jackknife was affordable
+            return np.full(shape, np.nan)
+        residuals = centred_values - values @ design.masks.T.astype(np.float64)
+        r1, r2 = residuals[..., design.draws[:, 0]], residuals[..., design.draws[:, 1]]
+        y1 = (keep[:, 1, 1] * r1 - keep[:, 0, 1] * r2) / determinant  # (I - H_p)^-1 r_p
+        y2 = (keep[:, 0, 0] * r2 - keep[:, 1, 0] * r1) / determinant
+        total = y1 @ a.T + y2 @ b.T
+        squares = (y1**2) @ (a**2).T + 2 * (y1 * y2) @ (a * b).T + (y2**2) @ (b**2).T
+        variance = (squares - total**2 / n_draws) / (n_draws - 1)
+        return np.asarray(np.sqrt(n_draws * np.maximum(variance, 0.0)), dtype=np.float64)
+
+    def _jackknife_errors(self, centred_values: FloatArray, values: FloatArray) -> FloatArray:
+        """sqrt((N - 1) / N * sum over draws of (phi_-p - mean)^2), a few samples at a time."""
+        assert self.jackknife_operators is not None and self.jackknife_offsets is not None
+        n_draws, n_features, _ = self.jackknife_operators.shape
+        delta = values.sum(axis=-1)  # efficiency: the values add up to v(all) - v(empty)
+        errors = np.empty(values.shape)
+        per_sample = n_draws * values.shape[1] * n_features
+        step = max(1, MAX_VALUES_IN_MEMORY // per_sample)
+        for start in range(0, values.shape[0], step):
+            part = slice(start, start + step)
+            left_out = np.einsum("nkc,pdc->pnkd", centred_values[part], self.jackknife_operators)
+            left_out += delta[None, part, :, None] * self.jackknife_offsets[:, None, None, :]
+            errors[part] = np.sqrt((n_draws - 1) * left_out.var(axis=0))
+        return errors

@@ -1,0 +1,180 @@
+"""Kernel SHAP's standard errors and its adaptive budget, judged against exact Shapley values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explainops.core.component import validate_model
+from explainops.core.explainer_settings import KernelExplainerSettings
+from explainops.errors import ConfigError, ExplainerError
+from explainops.explainers import ExactExplainer, KernelExplainer
+from explainops.explainers.coalition_design import KernelSolver, adaptive_designs, kernel_design
+from explainops.reports.sampling import explanation_columns
+
+N_FEATURES = 10
+
+
+def interacting_model() -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
+    """A 10-feature model with 2- and 3-way interactions, its rows, baseline and exact values."""
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=N_FEATURES)
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        return (
+            np.tanh(rows @ weights) + rows[:, 0] * rows[:, 1] - rows[:, 2] * rows[:, 3] * rows[:, 4]
+        )
+
+    baseline, samples = rng.normal(size=(5, N_FEATURES)), rng.normal(size=(10, N_FEATURES))
+    exact = ExactExplainer(baseline).explain(predict, samples).values
+    return predict, baseline, samples, exact
+
+
+@pytest.mark.parametrize("budget", [64, 200, 512])
+def test_95_percent_intervals_cover_the_exact_values_95_percent_of_the_time(budget: int) -> None:
+    # given exact values and 40 seeds of a sampled budget (4,000 values: a binomial 95% band of
+    # +-0.7%, well inside 0.93-0.97; measured 0.947, 0.953, 0.946)
+    predict, baseline, samples, exact = interacting_model()
+    covered = []
+    for seed in range(40):
+        explanation = KernelExplainer(baseline, num_samples=budget, seed=seed).explain(
+            predict, samples
+        )
+        assert explanation.standard_errors is not None
+        covered.append(np.abs(explanation.values - exact) <= 1.96 * explanation.standard_errors)
+    # then value +- 1.96 standard errors holds the exact value as often as it claims
+    coverage = float(np.mean(covered))
+    assert 0.93 <= coverage <= 0.97, f"coverage {coverage:.3f} at {budget} coalitions"
+
+
+def test_interpolated_pairs_get_an_exact_jackknife_not_unknown_errors() -> None:
+    # given a budget of 2d + 2 with a pair that the regression fits exactly (leverage 1), where
+    # the leave-one-out identity divides by zero
+    predict, baseline, samples, exact = interacting_model()
+    design = kernel_design(N_FEATURES, 2 * N_FEATURES + 2, seed=1)
+    solver = KernelSolver.for_design(design)
+    assert solver.jackknife_operators is not None, "the premise: an interpolated pair"
+    # when explained
+    explanation = KernelExplainer(baseline, num_samples=2 * N_FEATURES + 2, seed=1).explain(
+        predict, samples
+    )
+    # then every standard error is finite and positive, of the size of the actual errors
+    errors = explanation.standard_errors
+    assert errors is not None and np.isfinite(errors).all() and (errors > 0).all()
+    ratio = np.sqrt(np.mean(errors**2)) / np.sqrt(np.mean((explanation.values - exact) ** 2))
+    assert 0.5 < ratio < 3.0, f"reported vs actual error: {ratio:.2f}"
+
+
+def test_auto_stops_each_row_when_its_standard_errors_reach_the_target() -> None:
+    # given a target standard error and a model whose rows differ in how hard they are
+    predict, baseline, samples, exact = interacting_model()
+    target = 0.01
+    explainer = KernelExplainer(baseline, num_samples="auto", target_stderr=target, seed=0)
+    # when explained with an adaptive budget
+    explanation = explainer.explain(predict, samples)
+    # then every row converged, below the target, each at its own cost in whole rounds
+    assert explanation.evaluations is not None and explanation.converged is not None
+    assert explanation.standard_errors is not None
+    assert explanation.converged.all(), f"converged: {explanation.converged}"
+    assert (explanation.standard_errors < target).all()
+    rounds = {round_.columns.shape[0] * 5 for round_ in explainer.adaptive_designs_for(10).rounds}
+    assert set(explanation.evaluations) <= rounds, "a row stops at the end of a round"
+    assert explanation.evaluations.min() < explanation.evaluations.max(), "easy rows stop early"
+    # and the values are as close to the exact ones as the target says (5 standard errors)
+    assert np.max(np.abs(explanation.values - exact)) < 5 * target
+    np.testing.assert_allclose(
+        explanation.base_values + explanation.values.sum(axis=2),
+        explanation.predictions,
+        atol=1e-9,
+        err_msg="additivity",
+    )
+
+
+def test_auto_reports_rows_that_hit_the_cap_as_not_converged() -> None:
+    # given a target no budget under the cap can reach
+    predict, baseline, samples, _ = interacting_model()
+    explainer = KernelExplainer(
+        baseline, num_samples="auto", target_stderr=1e-6, max_samples=300, seed=0
+    )
+    # when explained
+    explanation = explainer.explain(predict, samples)
+    # then every row spent the cap and says it did not converge
+    assert explanation.converged is not None and not explanation.converged.any()
+    assert explanation.evaluations is not None
+    assert set(explanation.evaluations) == {300 * 5}, "300 coalitions x 5 baseline rows"
+    table = explanation.to_frame()
+    assert list(table.columns[-2:]) == ["n_evaluations", "converged"]
+    assert len(explanation_columns(table)) == N_FEATURES, "the budget columns are not features"
+
+
+def test_auto_with_a_cap_covering_every_coalition_ends_exact() -> None:
+    # given a cap above 2^d - 2 and a target only the exact values meet
+    predict, baseline, samples, exact = interacting_model()
+    explanation = KernelExplainer(
+        baseline, num_samples="auto", target_stderr=1e-12, max_samples=5000, seed=0
+    ).explain(predict, samples)
+    # then the last round enumerates all coalitions: exact values, zero errors, converged
+    np.testing.assert_allclose(explanation.values, exact, atol=1e-10)
+    assert explanation.converged is not None and explanation.converged.all()
+    assert explanation.evaluations is not None
+    assert set(explanation.evaluations) == {(2**N_FEATURES - 2) * 5}
+
+
+def test_auto_depends_on_the_seed_only_not_on_batching_or_splitting() -> None:
+    # given one seed, several model batch sizes and sample splits
+    predict, baseline, samples, _ = interacting_model()
+    frame = pd.DataFrame(samples, columns=[f"x{index}" for index in range(N_FEATURES)])
+
+    def explain(rows: pd.DataFrame, batch_size: int = 20_000, seed: int = 4) -> object:
+        return KernelExplainer(
+            baseline,
+            num_samples="auto",
+            target_stderr=0.01,
+            seed=seed,
+            batch_size=batch_size,
+        ).explain(lambda data: predict(np.asarray(data, dtype=np.float64)), rows)
+
+    whole = explain(frame)
+    parts = [explain(frame.iloc[:3]), explain(frame.iloc[3:])]
+    tiny = explain(frame, batch_size=7)
+    # then values agree to 1e-12 (other batch shapes may round BLAS products otherwise) and the
+    # rows' budgets are the same
+    for other, name in ((tiny, "batch size"),):
+        np.testing.assert_allclose(other.values, whole.values, atol=1e-12, err_msg=name)
+        np.testing.assert_array_equal(other.evaluations, whole.evaluations)
+    np.testing.assert_allclose(
+        np.concatenate([part.values for part in parts]), whole.values, atol=1e-12
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([part.evaluations for part in parts]), whole.evaluations
+    )
+    assert not np.allclose(explain(frame, seed=5).values, whole.values), "the seed matters"
+
+
+def test_adaptive_designs_are_nested_and_keep_to_their_budgets() -> None:
+    # when designs for 30 features grow from 128 to 3000 coalitions
+    designs = adaptive_designs(30, 128, 3000, seed=0)
+    # then each round holds the previous round's coalitions and keeps to its budget
+    sizes = [round_.columns.shape[0] for round_ in designs.rounds]
+    assert sizes == [128, 256, 512, 1024, 2048, 3000], sizes
+    for index, round_ in enumerate(designs.rounds):
+        assert sorted(round_.columns) == list(range(sizes[index])), f"round {index} is nested"
+        np.testing.assert_array_equal(designs.masks[round_.columns], round_.design.masks)
+    assert np.unique(np.packbits(designs.masks, axis=1), axis=0).shape[0] == 3000, "distinct"
+
+
+def test_auto_settings_are_checked() -> None:
+    with pytest.raises(ExplainerError, match="num_samples: auto needs target_stderr"):
+        KernelExplainer(np.zeros((1, 2)), num_samples="auto")
+    with pytest.raises(ExplainerError, match="target_stderr is used only with num_samples: auto"):
+        KernelExplainer(np.zeros((1, 2)), num_samples=100, target_stderr=0.1)
+    with pytest.raises(ExplainerError, match="num_samples must be a number of coalitions"):
+        KernelExplainer(np.zeros((1, 2)), num_samples="many")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="num_samples: auto needs target_stderr"):
+        validate_model(KernelExplainerSettings, {"KIND": "KernelExplainer", "num_samples": "auto"})
+    settings = validate_model(
+        KernelExplainerSettings,
+        {"KIND": "KernelExplainer", "num_samples": "auto", "target_stderr": 0.01},
+    )
+    assert settings.budget() == {"num_samples": "auto", "target_stderr": 0.01, "max_samples": None}

@@ -450,3 +450,32 @@ def test_invalid_configuration_exits_2_naming_the_field(
     code = main(["run", str(config), "--set", override])
     assert code == EXIT_INVALID_CONFIG, "invalid configuration exits 2"
     assert message in capsys.readouterr().err, "the error names the field"
+
+
+def test_kernel_auto_budget_writes_each_rows_evaluations_and_convergence(
+    tmp_path, test_registry
+) -> None:
+    # given a Kernel explainer with an adaptive budget and a report
+    features = list(test_registry.diabetes.columns)
+    test_registry.diabetes.iloc[:12].to_csv(tmp_path / "samples.csv", index=False)
+    target = 0.3  # in the regression's units (the disease progression score)
+    config = job_config(
+        tmp_path,
+        test_registry,
+        "diabetes",
+        explainer=f"{{KIND: KernelExplainer, num_samples: auto, target_stderr: {target}, seed: 3, baseline: {test_registry.diabetes.iloc[100:104].to_numpy().tolist()}}}",
+        report=f"{{path: {tmp_path / 'out' / 'report.html'}, formats: [html]}}",
+    )
+    # when the job runs
+    assert main(["run", str(config)]) == EXIT_OK, "the job must succeed"
+    # then every row says what it cost and that it converged below the target
+    out = pd.read_csv(tmp_path / "out" / "samples.csv")
+    assert list(out.columns[-2:]) == ["n_evaluations", "converged"]
+    assert_additive(out, features)
+    assert out["converged"].all()
+    assert (out[[f"{feature}_stderr" for feature in features]] < target).all().all()
+    assert (out["n_evaluations"] % 4 == 0).all(), "coalitions x 4 baseline rows"
+    assert out["n_evaluations"].nunique() > 1, "rows stop at different rounds"
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "samples whose standard errors reached target_stderr" in html
+    assert "12 of 12" in html

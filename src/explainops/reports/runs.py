@@ -59,6 +59,8 @@ def run_summary(
         summary.append(
             ("largest standard error (Kernel SHAP)", stderr_text(rows.sampler.stderr_max))
         )
+    if rows is not None and rows.sampler is not None:
+        summary.extend(rows.sampler.budget_summary())
     summary.extend(extra)
     return summary
 

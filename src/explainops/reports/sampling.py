@@ -93,6 +93,9 @@ class RowSampler:
         self._abs_sums: dict[str, FloatArray] = {}
         self.max_additivity_error = 0.0
         self.stderr_max: float | None = None
+        # An adaptive Kernel budget's model evaluations per sample: count, sum, min, max, and
+        # how many samples converged (the first label's rows: one per sample).
+        self._budget: list[float] | None = None
 
     def add(self, table: pd.DataFrame, features: pd.DataFrame | None = None) -> None:
         """Take one batch: sample-explanations rows (sample-major), and its inputs when known.
@@ -104,7 +107,7 @@ class RowSampler:
             self.has_features = True
             inputs = features.reset_index(drop=True)
             inputs.columns = [_FEATURE_PREFIX + str(name) for name in inputs.columns]
-        for label in dict.fromkeys(labels):
+        for position, label in enumerate(dict.fromkeys(labels)):
             rows = table.loc[labels == label].reset_index(drop=True)
             start = self._counts.get(label, 0)
             self._counts[label] = start + len(rows)
@@ -113,6 +116,8 @@ class RowSampler:
             if features is not None:
                 rows = pd.concat([rows, inputs.set_axis(rows.index)], axis=1)
             self._measure(label, rows)
+            if position == 0:  # every label has a row per sample: count the samples once
+                self._measure_budget(rows)
             self._keep(label, rows)
         self.n_samples = max(self._counts.values(), default=0)
 
@@ -135,6 +140,39 @@ class RowSampler:
             elif self.stderr_max is None or not np.isnan(self.stderr_max):
                 self.stderr_max = max(self.stderr_max or 0.0, float(spread.max()))
 
+    def _measure_budget(self, rows: pd.DataFrame) -> None:
+        if "n_evaluations" not in rows or "converged" not in rows or not len(rows):
+            return
+        spent = rows["n_evaluations"].to_numpy(dtype=np.float64)
+        converged = float(rows["converged"].astype(bool).sum())
+        if self._budget is None:
+            self._budget = [0.0, 0.0, float("inf"), 0.0, 0.0]
+        count, total, low, high, done = self._budget
+        self._budget = [
+            count + len(spent),
+            total + float(spent.sum()),
+            min(low, float(spent.min())),
+            max(high, float(spent.max())),
+            done + converged,
+        ]
+
+    def budget_summary(self) -> list[tuple[str, Any]]:
+        """With an adaptive Kernel budget: evaluations per sample and how many converged."""
+        if self._budget is None:
+            return []
+        count, total, low, high, done = self._budget
+        return [
+            (
+                "model evaluations per sample (num_samples: auto)",
+                f"mean {total / count:,.0f}, min {low:,.0f}, max {high:,.0f}",
+            ),
+            (
+                "samples whose standard errors reached target_stderr",
+                f"{done:,.0f} of {count:,.0f}"
+                + ("" if done == count else f" ({count - done:,.0f} stopped at max_samples)"),
+            ),
+        ]
+
     def importance(self) -> list[GlobalImportance]:
         """Mean |SHAP value| per label and feature, over every row seen."""
         return [
@@ -152,7 +190,7 @@ class RowSampler:
         ]
         if self.stderr_max is not None:
             rows.append(("largest standard error", stderr_text(self.stderr_max)))
-        return rows
+        return rows + self.budget_summary()
 
     def _keep(self, label: str, rows: pd.DataFrame) -> None:
         self._kept[label] = _smallest(
@@ -218,7 +256,9 @@ class RowSampler:
 def stderr_text(value: float) -> float | str:
     """The largest standard error as a summary shows it (NaN: unknown, and why)."""
     if np.isnan(value):
-        return "unknown: a single coalition pair was sampled; raise num_samples"
+        return (
+            "unknown: too few coalition pairs were sampled to show their spread; raise num_samples"
+        )
     return value
 
 

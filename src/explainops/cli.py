@@ -248,7 +248,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     arguments = _parser().parse_args(argv)
     _configure_logging(arguments.log_level)
-    progress.bar_enabled.set(not getattr(arguments, "no_progress", False))
+    # --no-progress holds for this command only (main may be called again in one process).
+    token = progress.bar_enabled.set(not getattr(arguments, "no_progress", False))
+    try:
+        return _command(arguments)
+    finally:
+        progress.bar_enabled.reset(token)
+
+
+def _command(arguments: argparse.Namespace) -> int:
     from explainops.jobs import JobConfig
 
     if arguments.command == "schema":

@@ -388,7 +388,7 @@ def test_errors_name_the_samples_of_the_masked_rows_in_the_request(
     # samples, and a model failing on the masked rows of sample 107 (the second of the third
     # chunk) that keep its feature_1 and take feature_2 from the baseline
     labelled = samples.set_axis(range(100, 123))
-    monkeypatch.setattr(kernel, "_MAX_VALUES_IN_MEMORY", 3 * 6)
+    monkeypatch.setattr(kernel, "MAX_VALUES_IN_MEMORY", 3 * 6)
     predict = failing_on_masked_rows_of(model, labelled.loc[107])
     with ModelServer(predict, FEATURES, csv_layout="scores") as server:
         endpoint = loader(

@@ -53,3 +53,12 @@ def test_on_a_terminal_a_bar_is_drawn_unless_disabled(monkeypatch: pytest.Monkey
     finally:
         progress.bar_enabled.reset(token)
     assert quiet.getvalue() == "", "--no-progress draws nothing"
+
+
+def test_no_progress_holds_for_one_command_only(tmp_path) -> None:
+    # given a command run with --no-progress in this process (it fails: no such file)
+    from explainops.cli import main
+
+    assert main(["run", str(tmp_path / "missing.yaml"), "--no-progress"]) != 0
+    # then the next bar in the process is drawn again
+    assert progress.bar_enabled.get(), "--no-progress leaked out of its command"

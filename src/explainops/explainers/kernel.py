@@ -200,7 +200,8 @@ class KernelExplainer(ModelAgnosticExplainer):
 
         Returns an :class:`Explanation` with ``values`` (n, k, d), ``base_values`` (k,),
         ``predictions`` (n, k), ``standard_errors`` (n, k, d) and the samples' values as
-        ``data`` (n, d).
+        ``data`` (n, d); with ``num_samples="auto"`` also ``evaluations`` (n,) and
+        ``converged`` (n,).
         """
         problem = self.problem(model, samples)
         if self.num_samples == "auto":

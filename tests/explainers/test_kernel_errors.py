@@ -177,4 +177,9 @@ def test_auto_settings_are_checked() -> None:
         KernelExplainerSettings,
         {"KIND": "KernelExplainer", "num_samples": "auto", "target_stderr": 0.01},
     )
-    assert settings.budget() == {"num_samples": "auto", "target_stderr": 0.01, "max_samples": None}
+    assert settings.budget() == {
+        "num_samples": "auto",
+        "target_stderr": 0.01,
+        "max_samples": None,
+        "estimator": "kernel",
+    }

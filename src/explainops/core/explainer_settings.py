@@ -88,14 +88,18 @@ class KernelBudget(Component):
     ``num_samples`` (default min(2d + 2048, 2^d - 2)); ``auto`` samples each row in rounds
     until every value's standard error is below ``target_stderr`` (required, in the explained
     output's units) or ``max_samples`` coalitions (default min(2d + 8192, 2^d - 2)).
+    ``estimator: adjusted`` is regression-adjusted Kernel SHAP (a tree surrogate per row).
     """
 
     num_samples: Annotated[int, pydantic.Field(ge=1)] | Literal["auto"] | None = None
     target_stderr: Annotated[float, pydantic.Field(gt=0)] | None = None
     max_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
+    estimator: Literal["kernel", "adjusted"] = "kernel"
 
     @pydantic.model_validator(mode="after")
     def _auto_settings(self) -> KernelBudget:
+        if self.num_samples == "auto" and self.estimator != "kernel":
+            raise ValueError("num_samples: auto works with estimator: kernel only")
         if self.num_samples == "auto" and self.target_stderr is None:
             raise ValueError("num_samples: auto needs target_stderr (a standard error > 0)")
         if self.num_samples != "auto":
@@ -110,6 +114,7 @@ class KernelBudget(Component):
             "num_samples": self.num_samples,
             "target_stderr": self.target_stderr,
             "max_samples": self.max_samples,
+            "estimator": self.estimator,
         }
 
 

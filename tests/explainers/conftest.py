@@ -15,6 +15,37 @@ N_FEATURES = 6
 
 
 @dataclass(frozen=True)
+class Interacting:
+    """A 10-feature model with 2- and 3-way interactions, its rows, baseline and exact values."""
+
+    predict: Any
+    baseline: np.ndarray
+    samples: np.ndarray
+    exact: np.ndarray
+
+    def __iter__(self) -> Any:
+        """Unpacks as (predict, baseline, samples, exact)."""
+        return iter((self.predict, self.baseline, self.samples, self.exact))
+
+
+def interacting_problem() -> Interacting:
+    """tanh of a linear score plus x0 x1 - x2 x3 x4: 10 rows against 5 baseline rows."""
+    from explainops.explainers import ExactExplainer
+
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=10)
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        return (
+            np.tanh(rows @ weights) + rows[:, 0] * rows[:, 1] - rows[:, 2] * rows[:, 3] * rows[:, 4]
+        )
+
+    baseline, samples = rng.normal(size=(5, 10)), rng.normal(size=(10, 10))
+    exact = ExactExplainer(baseline).explain(predict, samples).values
+    return Interacting(predict, baseline, samples, exact)
+
+
+@dataclass(frozen=True)
 class Case:
     """A trained model, the function whose output is explained, and data to explain."""
 

@@ -14,7 +14,7 @@ from explainops.explainers import ExactExplainer, KernelExplainer
 from explainops.explainers.kernel import default_num_samples, kernel_design
 
 from .brute_force import shapley_table
-from .conftest import baselines
+from .conftest import baselines, interacting_problem
 
 FULL_BUDGET = 2**6 - 2
 
@@ -90,16 +90,7 @@ def _rmse_against_exact(predict, baseline, samples, exact, num_samples, seeds) -
 
 def test_sampled_kernel_error_shrinks_as_budget_grows() -> None:
     # given a 10-feature model with interactions and its exact values
-    rng = np.random.default_rng(3)
-    weights = rng.normal(size=10)
-
-    def predict(rows: np.ndarray) -> np.ndarray:
-        return (
-            np.tanh(rows @ weights) + rows[:, 0] * rows[:, 1] - rows[:, 2] * rows[:, 3] * rows[:, 4]
-        )
-
-    baseline, samples = rng.normal(size=(5, 10)), rng.normal(size=(10, 10))
-    exact = ExactExplainer(baseline).explain(predict, samples).values
+    predict, baseline, samples, exact = interacting_problem()
     # when estimated with growing budgets
     errors = [
         _rmse_against_exact(predict, baseline, samples, exact, budget, range(4))

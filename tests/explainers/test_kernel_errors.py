@@ -9,33 +9,20 @@ import pytest
 from explainops.core.component import validate_model
 from explainops.core.explainer_settings import KernelExplainerSettings
 from explainops.errors import ConfigError, ExplainerError
-from explainops.explainers import ExactExplainer, KernelExplainer
+from explainops.explainers import KernelExplainer
 from explainops.explainers.coalition_design import KernelSolver, adaptive_designs, kernel_design
 from explainops.reports.sampling import explanation_columns
 
+from .conftest import interacting_problem
+
 N_FEATURES = 10
-
-
-def interacting_model() -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
-    """A 10-feature model with 2- and 3-way interactions, its rows, baseline and exact values."""
-    rng = np.random.default_rng(3)
-    weights = rng.normal(size=N_FEATURES)
-
-    def predict(rows: np.ndarray) -> np.ndarray:
-        return (
-            np.tanh(rows @ weights) + rows[:, 0] * rows[:, 1] - rows[:, 2] * rows[:, 3] * rows[:, 4]
-        )
-
-    baseline, samples = rng.normal(size=(5, N_FEATURES)), rng.normal(size=(10, N_FEATURES))
-    exact = ExactExplainer(baseline).explain(predict, samples).values
-    return predict, baseline, samples, exact
 
 
 @pytest.mark.parametrize("budget", [64, 200, 512])
 def test_95_percent_intervals_cover_the_exact_values_95_percent_of_the_time(budget: int) -> None:
     # given exact values and 40 seeds of a sampled budget (4,000 values: a binomial 95% band of
     # +-0.7%, well inside 0.93-0.97; measured 0.947, 0.953, 0.946)
-    predict, baseline, samples, exact = interacting_model()
+    predict, baseline, samples, exact = interacting_problem()
     covered = []
     for seed in range(40):
         explanation = KernelExplainer(baseline, num_samples=budget, seed=seed).explain(
@@ -51,7 +38,7 @@ def test_95_percent_intervals_cover_the_exact_values_95_percent_of_the_time(budg
 def test_interpolated_pairs_get_an_exact_jackknife_not_unknown_errors() -> None:
     # given a budget of 2d + 2 with a pair that the regression fits exactly (leverage 1), where
     # the leave-one-out identity divides by zero
-    predict, baseline, samples, exact = interacting_model()
+    predict, baseline, samples, exact = interacting_problem()
     design = kernel_design(N_FEATURES, 2 * N_FEATURES + 2, seed=1)
     solver = KernelSolver.for_design(design)
     assert solver.jackknife_operators is not None, "the premise: an interpolated pair"
@@ -68,7 +55,7 @@ def test_interpolated_pairs_get_an_exact_jackknife_not_unknown_errors() -> None:
 
 def test_auto_stops_each_row_when_its_standard_errors_reach_the_target() -> None:
     # given a target standard error and a model whose rows differ in how hard they are
-    predict, baseline, samples, exact = interacting_model()
+    predict, baseline, samples, exact = interacting_problem()
     target = 0.01
     explainer = KernelExplainer(baseline, num_samples="auto", target_stderr=target, seed=0)
     # when explained with an adaptive budget
@@ -93,7 +80,7 @@ def test_auto_stops_each_row_when_its_standard_errors_reach_the_target() -> None
 
 def test_auto_reports_rows_that_hit_the_cap_as_not_converged() -> None:
     # given a target no budget under the cap can reach
-    predict, baseline, samples, _ = interacting_model()
+    predict, baseline, samples, _ = interacting_problem()
     explainer = KernelExplainer(
         baseline, num_samples="auto", target_stderr=1e-6, max_samples=300, seed=0
     )
@@ -110,7 +97,7 @@ def test_auto_reports_rows_that_hit_the_cap_as_not_converged() -> None:
 
 def test_auto_with_a_cap_covering_every_coalition_ends_exact() -> None:
     # given a cap above 2^d - 2 and a target only the exact values meet
-    predict, baseline, samples, exact = interacting_model()
+    predict, baseline, samples, exact = interacting_problem()
     explanation = KernelExplainer(
         baseline, num_samples="auto", target_stderr=1e-12, max_samples=5000, seed=0
     ).explain(predict, samples)
@@ -123,7 +110,7 @@ def test_auto_with_a_cap_covering_every_coalition_ends_exact() -> None:
 
 def test_auto_depends_on_the_seed_only_not_on_batching_or_splitting() -> None:
     # given one seed, several model batch sizes and sample splits
-    predict, baseline, samples, _ = interacting_model()
+    predict, baseline, samples, _ = interacting_problem()
     frame = pd.DataFrame(samples, columns=[f"x{index}" for index in range(N_FEATURES)])
 
     def explain(rows: pd.DataFrame, batch_size: int = 20_000, seed: int = 4) -> object:

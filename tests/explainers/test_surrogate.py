@@ -7,10 +7,11 @@ import pytest
 from sklearn.tree import DecisionTreeRegressor
 
 from explainops.errors import ExplainerError
-from explainops.explainers import ExactExplainer, KernelExplainer
+from explainops.explainers import KernelExplainer
 from explainops.explainers.surrogate import tree_game_shapley
 
 from .brute_force import shapley_values_of_game
+from .conftest import interacting_problem
 
 
 def test_a_trees_game_has_the_brute_force_shapley_values() -> None:
@@ -31,19 +32,6 @@ def test_a_trees_game_has_the_brute_force_shapley_values() -> None:
     expected = shapley_values_of_game(game, 7)[0]
     # then they agree to rounding
     np.testing.assert_allclose(ours, expected, atol=1e-12)
-
-
-def interacting_problem() -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(3)
-    weights = rng.normal(size=10)
-
-    def predict(rows: np.ndarray) -> np.ndarray:
-        return (
-            np.tanh(rows @ weights) + rows[:, 0] * rows[:, 1] - rows[:, 2] * rows[:, 3] * rows[:, 4]
-        )
-
-    baseline, samples = rng.normal(size=(5, 10)), rng.normal(size=(10, 10))
-    return predict, baseline, samples, ExactExplainer(baseline).explain(predict, samples).values
 
 
 def test_adjusted_estimate_is_additive_and_closer_to_the_exact_values() -> None:

@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/kernel_accuracy.py
+	$(BIN)/python bench/kernel_accuracy.py --ours estimator=adjusted
 	$(BIN)/python bench/kernel_auto.py
 	$(BIN)/python bench/kernel_width.py
 

@@ -24,6 +24,7 @@ from explainops.errors import ExplainerError
 from explainops.explainers import ExactExplainer, Explanation, KernelExplainer, TreeExplainer
 from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE
 from explainops.explainers.explanation import AggMethod
+from explainops.explainers.kernel import check_kernel_budget
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +98,11 @@ class KernelBudget(Component):
     estimator: Literal["kernel", "adjusted"] = "kernel"
 
     @pydantic.model_validator(mode="after")
-    def _auto_settings(self) -> KernelBudget:
-        if self.num_samples == "auto" and self.estimator != "kernel":
-            raise ValueError("num_samples: auto works with estimator: kernel only")
-        if self.num_samples == "auto" and self.target_stderr is None:
-            raise ValueError("num_samples: auto needs target_stderr (a standard error > 0)")
-        if self.num_samples != "auto":
-            for name in ("target_stderr", "max_samples"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"{name} is used only with num_samples: auto")
+    def _consistent(self) -> KernelBudget:
+        try:  # the explainer's own rules, checked here so that a bad file fails at validation
+            check_kernel_budget(**self.budget())
+        except ExplainerError as error:
+            raise ValueError(str(error)) from error
         return self
 
     def budget(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ __all__ = [
     "KernelDesign",
     "KernelExplainer",
     "KernelSolver",
+    "check_kernel_budget",
     "default_num_samples",
     "kernel_design",
 ]
@@ -44,6 +45,40 @@ FloatArray = npt.NDArray[np.float64]
 _AUTO_FIRST_BUDGET = 128
 # num_samples: auto's default max_samples is min(2d + this, 2^d - 2) coalitions.
 _AUTO_MAX_EXTRA = 8192
+
+
+def check_kernel_budget(
+    num_samples: int | str | None,
+    target_stderr: float | None,
+    max_samples: int | None,
+    estimator: str,
+) -> None:
+    """Refuse an inconsistent budget with an ExplainerError saying which setting and why.
+
+    The one set of rules, for the explainer and for its YAML settings.
+    """
+    if estimator not in ("kernel", "adjusted"):
+        raise ExplainerError(f"estimator must be 'kernel' or 'adjusted', got {estimator!r}")
+    if num_samples == "auto" and estimator != "kernel":
+        raise ExplainerError("num_samples: auto works with estimator 'kernel' only")
+    if num_samples == "auto":
+        if target_stderr is None or not target_stderr > 0:
+            raise ExplainerError(
+                "num_samples: auto needs target_stderr, a standard error > 0 in the "
+                f"explained output's units, got {target_stderr}"
+            )
+        if max_samples is not None and max_samples < 1:
+            raise ExplainerError(f"max_samples must be >= 1, got {max_samples}")
+        return
+    if isinstance(num_samples, (str, bool)):
+        raise ExplainerError(
+            f"num_samples must be a number of coalitions or 'auto', got {num_samples!r}"
+        )
+    if num_samples is not None and num_samples < 1:
+        raise ExplainerError(f"num_samples must be >= 1, got {num_samples}")
+    for name, value in (("target_stderr", target_stderr), ("max_samples", max_samples)):
+        if value is not None:
+            raise ExplainerError(f"{name} is used only with num_samples: auto")
 
 
 class KernelExplainer(ModelAgnosticExplainer):
@@ -165,37 +200,11 @@ class KernelExplainer(ModelAgnosticExplainer):
         self.target_stderr = target_stderr
         self.max_samples = max_samples
         self.estimator = estimator
-        self._check_budget()
+        check_kernel_budget(num_samples, target_stderr, max_samples, estimator)
         # The designs and their solves depend only on (d, the budget settings, seed): made once,
         # reused by every batch a job explains.
         self._solved: dict[int, tuple[KernelDesign, KernelSolver]] = {}
         self._adaptive: dict[int, AdaptiveDesigns] = {}
-
-    def _check_budget(self) -> None:
-        if self.estimator not in ("kernel", "adjusted"):
-            raise ExplainerError(
-                f"estimator must be 'kernel' or 'adjusted', got {self.estimator!r}"
-            )
-        if self.num_samples == "auto" and self.estimator != "kernel":
-            raise ExplainerError("num_samples: auto works with estimator 'kernel' only")
-        if self.num_samples == "auto":
-            if self.target_stderr is None or not self.target_stderr > 0:
-                raise ExplainerError(
-                    "num_samples: auto needs target_stderr, a standard error > 0 in the "
-                    f"explained output's units, got {self.target_stderr}"
-                )
-            if self.max_samples is not None and self.max_samples < 1:
-                raise ExplainerError(f"max_samples must be >= 1, got {self.max_samples}")
-            return
-        if isinstance(self.num_samples, (str, bool)):
-            raise ExplainerError(
-                f"num_samples must be a number of coalitions or 'auto', got {self.num_samples!r}"
-            )
-        if self.num_samples is not None and self.num_samples < 1:
-            raise ExplainerError(f"num_samples must be >= 1, got {self.num_samples}")
-        for name in ("target_stderr", "max_samples"):
-            if getattr(self, name) is not None:
-                raise ExplainerError(f"{name} is used only with num_samples: auto")
 
     def design_for(self, n_features: int) -> KernelDesign:
         """The coalition design used for ``n_features`` features."""

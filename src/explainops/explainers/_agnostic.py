@@ -43,27 +43,13 @@ class ExplanationProblem:
         """Number of features d."""
         return len(self.samples.feature_names)
 
-    def linked_expected_outputs(
-        self, samples: npt.NDArray[Any], masks: npt.NDArray[np.bool_], first_sample: int = 0
-    ) -> FloatArray:
-        """link(v(S)) of shape (n, c, k) for samples ``first_sample`` on and coalition masks."""
-        stop = first_sample + samples.shape[0]
-        labels = (
-            np.arange(first_sample, stop)
-            if self.sample_labels is None
-            else self.sample_labels[first_sample:stop]
-        )
-        outputs = self.value_function.expected_outputs(samples, masks, labels)
-        return apply_link(outputs, self.use_logit)
-
     def linked_outputs_at(
-        self, positions: npt.NDArray[np.int64], masks: npt.NDArray[np.bool_]
+        self, rows: slice | npt.NDArray[np.int64], masks: npt.NDArray[np.bool_]
     ) -> FloatArray:
-        """link(v(S)) of shape (n, c, k) for the samples at ``positions`` and coalition masks."""
-        labels = positions if self.sample_labels is None else self.sample_labels[positions]
-        outputs = self.value_function.expected_outputs(
-            self.samples.values[positions], masks, labels
-        )
+        """link(v(S)) of shape (n, c, k) for the samples ``rows`` (a slice or positions)."""
+        positions = np.arange(self.samples.values.shape[0])[rows]
+        labels = positions if self.sample_labels is None else self.sample_labels[rows]
+        outputs = self.value_function.expected_outputs(self.samples.values[rows], masks, labels)
         return apply_link(outputs, self.use_logit)
 
     def explanation(

@@ -146,6 +146,6 @@ class ExactExplainer(ModelAgnosticExplainer):
         chunk = max(1, _MAX_VALUES_IN_MEMORY // (masks.shape[0] * n_outputs))
         shap_values = np.empty((values.shape[0], n_outputs, problem.n_features))
         for start in range(0, values.shape[0], chunk):
-            linked = problem.linked_expected_outputs(values[start : start + chunk], masks, start)
+            linked = problem.linked_outputs_at(slice(start, start + chunk), masks)
             shap_values[start : start + chunk] = np.einsum("nck,cd->nkd", linked, coefficients)
         return problem.explanation(shap_values)

@@ -291,7 +291,6 @@ class KernelExplainer(ModelAgnosticExplainer):
     def _solve_in_chunks(
         self, problem: ExplanationProblem, design: KernelDesign, solver: KernelSolver
     ) -> tuple[FloatArray, FloatArray]:
-        samples = problem.samples.values
         n_samples, n_outputs = problem.predictions.shape
         shape = (n_samples, n_outputs, problem.n_features)
         values, errors = np.empty(shape), np.zeros(shape)
@@ -302,7 +301,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         chunk = max(1, MAX_VALUES_IN_MEMORY // (design.masks.shape[0] * n_outputs))
         for start in range(0, n_samples, chunk):
             stop = min(start + chunk, n_samples)
-            linked = problem.linked_expected_outputs(samples[start:stop], design.masks, start)
+            linked = problem.linked_outputs_at(slice(start, stop), design.masks)
             centred = np.moveaxis(linked, 1, 2) - problem.base_values[None, :, None]
             if self.estimator == "adjusted":
                 values[start:stop], errors[start:stop] = adjusted_estimate(

@@ -383,31 +383,38 @@ def _solve_kkt(masks: BoolArray, weights: FloatArray) -> tuple[FloatArray, Float
     return solution[:n_features, :-1], solution[:n_features, -1]
 
 
-def _pair_hat_blocks(
-    operator: FloatArray, design: KernelDesign
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per sampled draw: the operator's columns per count a, b (d, N) and I - H_p (N, 2, 2)."""
-    z = design.masks.astype(np.float64)
-    first, second = design.draws[:, 0], design.draws[:, 1]
-    per_count = operator / np.maximum(design.counts, 1.0)
-    a, b = per_count[:, first], per_count[:, second]
-    hat = np.empty((first.shape[0], 2, 2))
-    hat[:, 0, 0] = np.sum(z[first] * a.T, axis=1)
-    hat[:, 0, 1] = np.sum(z[first] * b.T, axis=1)
-    hat[:, 1, 0] = np.sum(z[second] * a.T, axis=1)
-    hat[:, 1, 1] = np.sum(z[second] * b.T, axis=1)
-    return a, b, np.eye(2) - hat
+@dataclass(frozen=True)
+class PairBlocks:
+    """Per sampled draw p: the operator's two columns divided by their counts, and I - H_p.
 
+    ``first``, ``second`` (d, N) are A_p's columns; ``keep`` (N, 2, 2) is I - H_p with
+    H_p = Z_p A_p the pair's block of the hat matrix, and ``determinant`` (N,) its determinant.
+    """
 
-def _determinants(keep: FloatArray) -> FloatArray:
-    return np.asarray(
-        keep[:, 0, 0] * keep[:, 1, 1] - keep[:, 0, 1] * keep[:, 1, 0], dtype=np.float64
-    )
+    first: FloatArray
+    second: FloatArray
+    keep: FloatArray
+    determinant: FloatArray
 
+    @classmethod
+    def of(cls, operator: FloatArray, design: KernelDesign) -> PairBlocks:
+        """The blocks of ``design``'s draws under the solve ``operator``."""
+        z = design.masks.astype(np.float64)
+        first, second = design.draws[:, 0], design.draws[:, 1]
+        per_count = operator / np.maximum(design.counts, 1.0)
+        a, b = per_count[:, first], per_count[:, second]
+        keep = np.empty((first.shape[0], 2, 2))
+        keep[:, 0, 0] = 1.0 - np.sum(z[first] * a.T, axis=1)
+        keep[:, 0, 1] = -np.sum(z[first] * b.T, axis=1)
+        keep[:, 1, 0] = -np.sum(z[second] * a.T, axis=1)
+        keep[:, 1, 1] = 1.0 - np.sum(z[second] * b.T, axis=1)
+        determinant = keep[:, 0, 0] * keep[:, 1, 1] - keep[:, 0, 1] * keep[:, 1, 0]
+        return cls(a, b, keep, determinant)
 
-def _has_interpolated_pair(solver: KernelSolver, design: KernelDesign) -> bool:
-    _, _, keep = _pair_hat_blocks(solver.operator, design)
-    return bool(np.any(np.abs(_determinants(keep)) < _INTERPOLATED))
+    @property
+    def has_interpolated_pair(self) -> bool:
+        """True when the fit interpolates some pair (leverage 1: I - H_p singular)."""
+        return bool(np.any(np.abs(self.determinant) < _INTERPOLATED))
 
 
 @dataclass(frozen=True)
@@ -426,6 +433,7 @@ class KernelSolver:
 
     operator: FloatArray  # (d, c)
     offset: FloatArray  # (d,)
+    pairs: PairBlocks | None = None  # with 2 or more sampled draws
     jackknife_operators: FloatArray | None = None  # (N, d, c)
     jackknife_offsets: FloatArray | None = None  # (N, d)
 
@@ -433,12 +441,14 @@ class KernelSolver:
     def for_design(cls, design: KernelDesign) -> KernelSolver:
         """Solve the KKT system of ``design`` once (and its jackknife when it needs one)."""
         operator, offset = _solve_kkt(design.masks, design.weights)
-        solver = cls(operator=operator, offset=offset)
         n_draws = design.draws.shape[0]
-        if n_draws < 2 or not _has_interpolated_pair(solver, design):
-            return solver
-        if n_draws * operator.size > _MAX_JACKKNIFE_ENTRIES:
-            return solver  # standard_errors then reports the spread as unknown (NaN)
+        if n_draws < 2:
+            return cls(operator, offset)
+        pairs = PairBlocks.of(operator, design)
+        if not pairs.has_interpolated_pair or n_draws * operator.size > _MAX_JACKKNIFE_ENTRIES:
+            # no interpolated pair: the closed form serves; one, but the jackknife is too large
+            # to hold: standard_errors reports the spread as unknown (NaN)
+            return cls(operator, offset, pairs)
         sampled = design.counts > 0
         per_draw = design.weights[sampled] / design.counts[sampled]  # the same for every draw
         operators = np.zeros((n_draws, *operator.shape))
@@ -450,7 +460,7 @@ class KernelSolver:
             weights[sampled] = counts[sampled] * per_draw * n_draws / (n_draws - 1)
             kept = weights > 0
             operators[draw][:, kept], offsets[draw] = _solve_kkt(design.masks[kept], weights[kept])
-        return cls(operator, offset, operators, offsets)
+        return cls(operator, offset, pairs, operators, offsets)
 
     def solve(self, centred_values: FloatArray, delta: FloatArray) -> FloatArray:
         """SHAP values (n, k, d) from centred coalition values (n, k, c) and delta (n, k)."""
@@ -483,10 +493,10 @@ class KernelSolver:
             return np.full(shape, np.nan)
         if self.jackknife_operators is not None and self.jackknife_offsets is not None:
             return self._jackknife_errors(centred_values, values)
-        a, b, keep = _pair_hat_blocks(self.operator, design)
-        determinant = _determinants(keep)
-        if np.any(np.abs(determinant) < _INTERPOLATED):  # no jackknife was affordable
+        pairs = self.pairs or PairBlocks.of(self.operator, design)
+        if pairs.has_interpolated_pair:  # no jackknife was affordable
             return np.full(shape, np.nan)
+        a, b, keep, determinant = pairs.first, pairs.second, pairs.keep, pairs.determinant
         residuals = centred_values - values @ design.masks.T.astype(np.float64)
         r1, r2 = residuals[..., design.draws[:, 0]], residuals[..., design.draws[:, 1]]
         y1 = (keep[:, 1, 1] * r1 - keep[:, 0, 1] * r2) / determinant  # (I - H_p)^-1 r_p

@@ -18,7 +18,8 @@ FloatArray = npt.NDArray[np.float64]
 # Suffix of the sample-explanations table's standard-error columns.
 STDERR_SUFFIX = "_stderr"
 # The sample-explanations table's columns of an adaptive budget (KernelExplainer, "auto").
-BUDGET_COLUMNS = ("n_evaluations", "converged")
+EVALUATIONS_COLUMN, CONVERGED_COLUMN = "n_evaluations", "converged"
+BUDGET_COLUMNS = (EVALUATIONS_COLUMN, CONVERGED_COLUMN)
 # Names and base values shown by the repr before it elides the rest.
 _REPR_ITEMS = 3
 
@@ -243,9 +244,9 @@ class Explanation:
             for index, feature in enumerate(self.feature_names):
                 columns[feature + STDERR_SUFFIX] = flat_errors[:, index]
         if self.evaluations is not None:
-            columns["n_evaluations"] = np.repeat(self.evaluations, n_outputs)
+            columns[EVALUATIONS_COLUMN] = np.repeat(self.evaluations, n_outputs)
         if self.converged is not None:
-            columns["converged"] = np.repeat(self.converged, n_outputs)
+            columns[CONVERGED_COLUMN] = np.repeat(self.converged, n_outputs)
         return pd.DataFrame(columns)
 
     def to_shap(self) -> Any:

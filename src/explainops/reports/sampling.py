@@ -18,7 +18,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from explainops.core.tables import RESERVED_COLUMNS
-from explainops.explainers.explanation import STDERR_SUFFIX
+from explainops.explainers.explanation import (
+    BUDGET_COLUMNS,
+    CONVERGED_COLUMN,
+    EVALUATIONS_COLUMN,
+    STDERR_SUFFIX,
+)
 from explainops.reports.importance import GlobalImportance
 
 FloatArray = npt.NDArray[np.float64]
@@ -93,9 +98,8 @@ class RowSampler:
         self._abs_sums: dict[str, FloatArray] = {}
         self.max_additivity_error = 0.0
         self.stderr_max: float | None = None
-        # An adaptive Kernel budget's model evaluations per sample: count, sum, min, max, and
-        # how many samples converged (the first label's rows: one per sample).
-        self._budget: list[float] | None = None
+        # An adaptive Kernel budget's model evaluations per sample (the first label's rows).
+        self._budget: _BudgetTally | None = None
 
     def add(self, table: pd.DataFrame, features: pd.DataFrame | None = None) -> None:
         """Take one batch: sample-explanations rows (sample-major), and its inputs when known.
@@ -141,37 +145,18 @@ class RowSampler:
                 self.stderr_max = max(self.stderr_max or 0.0, float(spread.max()))
 
     def _measure_budget(self, rows: pd.DataFrame) -> None:
-        if "n_evaluations" not in rows or "converged" not in rows or not len(rows):
+        if not set(BUDGET_COLUMNS) <= set(rows.columns) or not len(rows):
             return
-        spent = rows["n_evaluations"].to_numpy(dtype=np.float64)
-        converged = float(rows["converged"].astype(bool).sum())
         if self._budget is None:
-            self._budget = [0.0, 0.0, float("inf"), 0.0, 0.0]
-        count, total, low, high, done = self._budget
-        self._budget = [
-            count + len(spent),
-            total + float(spent.sum()),
-            min(low, float(spent.min())),
-            max(high, float(spent.max())),
-            done + converged,
-        ]
+            self._budget = _BudgetTally()
+        self._budget.add(
+            rows[EVALUATIONS_COLUMN].to_numpy(dtype=np.float64),
+            rows[CONVERGED_COLUMN].to_numpy(dtype=bool),
+        )
 
     def budget_summary(self) -> list[tuple[str, Any]]:
         """With an adaptive Kernel budget: evaluations per sample and how many converged."""
-        if self._budget is None:
-            return []
-        count, total, low, high, done = self._budget
-        return [
-            (
-                "model evaluations per sample (num_samples: auto)",
-                f"mean {total / count:,.0f}, min {low:,.0f}, max {high:,.0f}",
-            ),
-            (
-                "samples whose standard errors reached target_stderr",
-                f"{done:,.0f} of {count:,.0f}"
-                + ("" if done == count else f" ({count - done:,.0f} stopped at max_samples)"),
-            ),
-        ]
+        return [] if self._budget is None else self._budget.summary()
 
     def importance(self) -> list[GlobalImportance]:
         """Mean |SHAP value| per label and feature, over every row seen."""
@@ -251,6 +236,38 @@ class RowSampler:
             found = inputs.reindex(explained["sample_id"].astype(str))[list(self.feature_names)]
             features = found.reset_index(drop=True) if found.notna().any().any() else None
         return SampledRows(explained, features)
+
+
+@dataclass
+class _BudgetTally:
+    """Model evaluations per sample of an adaptive Kernel budget, and how many converged."""
+
+    count: int = 0
+    total: float = 0.0
+    low: float = float("inf")
+    high: float = 0.0
+    converged: int = 0
+
+    def add(self, evaluations: FloatArray, converged: npt.NDArray[np.bool_]) -> None:
+        self.count += len(evaluations)
+        self.total += float(evaluations.sum())
+        self.low = min(self.low, float(evaluations.min()))
+        self.high = max(self.high, float(evaluations.max()))
+        self.converged += int(converged.sum())
+
+    def summary(self) -> list[tuple[str, Any]]:
+        stopped = self.count - self.converged
+        return [
+            (
+                "model evaluations per sample (num_samples: auto)",
+                f"mean {self.total / self.count:,.0f}, min {self.low:,.0f}, max {self.high:,.0f}",
+            ),
+            (
+                "samples whose standard errors reached target_stderr",
+                f"{self.converged:,} of {self.count:,}"
+                + (f" ({stopped:,} stopped at max_samples)" if stopped else ""),
+            ),
+        ]
 
 
 def stderr_text(value: float) -> float | str:

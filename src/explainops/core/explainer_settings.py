@@ -174,7 +174,8 @@ class TreeExplainerSettings(ExplainerSettings):
 class AutoExplainerSettings(ExplainerSettings, KernelBudget):
     """Tree where it explains the same output exactly, else Exact for few features, else Kernel.
 
-    ``num_samples``, ``target_stderr`` and ``max_samples`` are Kernel's, when Kernel is chosen.
+    ``num_samples``, ``target_stderr``, ``max_samples`` and ``estimator`` are Kernel's, when Kernel
+    is chosen.
     """
 
     KIND: Literal["AutoExplainer"] = "AutoExplainer"

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import pydantic
 
 from explainops.core.component import validation_message
+from explainops.core.text import Granularity, Segmenter, language_code
 from explainops.errors import ConfigError
 from explainops.explainers.explanation import AggMethod
 from explainops.io.datasets import read_json
@@ -48,6 +49,36 @@ class _ClarifySection(pydantic.BaseModel):
         return lines
 
 
+DEFAULT_MAX_TOP_TOKENS = 50
+
+
+class TextConfig(_ClarifySection):
+    """``methods.shap.text_config``."""
+
+    granularity: Granularity
+    language: str
+    max_top_tokens: Annotated[int, pydantic.Field(ge=1)] = DEFAULT_MAX_TOP_TOKENS
+
+    @pydantic.field_validator("granularity", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @pydantic.field_validator("language")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            language_code(value)
+        except ConfigError as error:
+            raise ValueError(str(error).removeprefix("text_config.language: ")) from error
+        return value
+
+    @property
+    def segmenter(self) -> Segmenter:
+        """The segmenter of this granularity and language."""
+        return Segmenter(self.granularity, self.language)
+
+
 class ShapMethod(_ClarifySection):
     """``methods.shap``: Kernel SHAP settings."""
 
@@ -59,14 +90,15 @@ class ShapMethod(_ClarifySection):
     save_local_shap_values: bool = False
     seed: int | None = None
     num_clusters: Annotated[int, pydantic.Field(ge=1)] | None = None
-    text_config: dict[str, Any] | None = None
+    text_config: TextConfig | None = None
     image_config: dict[str, Any] | None = None
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> ShapMethod:
-        for name in ("text_config", "image_config"):
-            if getattr(self, name) is not None:
-                raise ValueError(f"{name}: text and image explanations are not supported")
+        if self.text_config is not None and self.image_config is not None:
+            raise ValueError("give text_config or image_config, not both")
+        if self.image_config is not None:
+            raise ValueError("image_config: image explanations are not supported yet")
         if isinstance(self.baseline, list) and not self.baseline:
             raise ValueError("baseline: give at least one row")
         return self

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 ANALYSIS_FILE = "analysis.json"
 LOCAL_VALUES_FILE = "explanations_shap/out.csv"
+TEXT_LOCAL_VALUES_FILE = "explanations_shap/out.jsonl"
+UNITS_FILE = "explanations_shap/units.parquet"
 DEFAULT_SEED = 0
 # methods.report: Clarify writes <name>.html, <name>.pdf and <name>.ipynb.
 REPORT_FORMATS = ("html", "pdf", "ipynb")
@@ -35,8 +37,13 @@ def output_paths(output_dir: str, config: AnalysisConfig) -> dict[str, str]:
     """analysis.json and, when the config saves them, the local values, under ``output_dir``."""
     folder = output_dir.rstrip("/")
     paths = {"analysis": f"{folder}/{ANALYSIS_FILE}"}
-    if config.methods.shap is not None and config.methods.shap.save_local_shap_values:
-        paths["local_values"] = f"{folder}/{LOCAL_VALUES_FILE}"
+    shap = config.methods.shap
+    if shap is not None and shap.save_local_shap_values:
+        if shap.text_config is not None:  # Clarify writes local text explanations as JSON Lines
+            paths["local_values"] = f"{folder}/{TEXT_LOCAL_VALUES_FILE}"
+            paths["units"] = f"{folder}/{UNITS_FILE}"
+        else:
+            paths["local_values"] = f"{folder}/{LOCAL_VALUES_FILE}"
     if config.methods.report is not None:
         name = config.methods.report.name
         paths |= {f"report_{kind}": f"{folder}/{name}.{kind}" for kind in REPORT_FORMATS}

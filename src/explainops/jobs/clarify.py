@@ -32,6 +32,7 @@ from explainops.clarify.layout import (
 )
 from explainops.clarify.model import endpoint_model, labelled, registered_model
 from explainops.clarify.partial_dependence import check_pdp_features, clarify_partial_dependence
+from explainops.clarify.text import TextOutputs, explain_texts, text_analysis_document
 from explainops.core.component import MlflowUri, PathText
 from explainops.core.model import LoadedModel
 from explainops.core.pipeline import BatchMapper, DatasetAttributions, explain_dataset
@@ -48,6 +49,7 @@ from explainops.io.registries import default_tracking_uri
 from explainops.jobs.base import Job, JobResult, success_notification
 from explainops.reports.output import ReportOutput, ReportRows
 from explainops.reports.runs import clarify_run_report, run_summary
+from explainops.reports.sources import build_report
 from explainops.services.alerts import Notification
 from explainops.services.progress import Progress
 
@@ -152,6 +154,8 @@ class ClarifyJob(Job):
             self._model(config, dataset_type), config.predictor_or_default.label_headers
         )
         check_pdp_features(config, reader)
+        if config.methods.shap is not None and config.methods.shap.text_config is not None:
+            return self._run_text(config, reader, model, outputs, started)
         if constraints is not None and config.methods.shap is None:
             raise ConfigError(
                 "baseline_constraints: the drift check compares global SHAP values; "
@@ -215,6 +219,64 @@ class ClarifyJob(Job):
         )
         self.alerts.notify(notification)
         return JobResult(self.KIND, outputs, notification, attributions)
+
+    def _run_text(
+        self,
+        config: AnalysisConfig,
+        reader: SampleSource,
+        model: LoadedModel,
+        outputs: dict[str, str],
+        started: float,
+    ) -> JobResult:
+        """``methods.shap.text_config``: each text's units explained, Clarify's text outputs."""
+        if config.methods.pdp is not None or self.baseline_constraints is not None:
+            raise ConfigError(
+                "methods.shap.text_config: partial dependence and baseline constraints are not "
+                "computed for text features; remove methods.pdp / baseline_constraints"
+            )
+        shap = config.shap
+        attributions = explain_texts(
+            reader,
+            model,
+            shap,
+            TextOutputs(outputs.get("local_values"), outputs.get("units")),
+        )
+        assert shap.text_config is not None
+        analysis = text_analysis_document(
+            config, self._model_name(), attributions, shap.text_config.max_top_tokens
+        )
+        logger.info("write %s", outputs["analysis"])
+        write_json(outputs["analysis"], analysis)
+        if config.methods.report is not None:
+            report = ReportOutput(path=outputs["report_html"], title=config.methods.report.title)
+            summary = [
+                ("model", self._model_name()),
+                ("dataset", self.dataset),
+                ("rows", attributions.n_samples),
+                ("model evaluations a row", attributions.evaluations / attributions.n_samples),
+                ("rows enumerated exactly", attributions.exact_rows),
+                ("max additivity error", attributions.max_additivity_error),
+                ("duration (s)", round(time.perf_counter() - started, 2)),
+            ]
+            source = {
+                "kind": "clarify_text",
+                "analysis": outputs["analysis"],
+                "units": outputs.get("units"),
+                "title": report.title or f"Clarify text analysis of {self._model_name()}",
+                "summary": summary,
+            }
+            report.write(build_report(source))
+        notification = Notification(
+            self.KIND,
+            "succeeded",
+            model=self._model_name(),
+            n_samples=attributions.n_samples,
+            duration_s=time.perf_counter() - started,
+            outputs={name: path for name, path in outputs.items() if name != "local_values"},
+            max_additivity_error=attributions.max_additivity_error,
+        )
+        self.alerts.notify(notification)
+        return JobResult(self.KIND, outputs, notification, None)
 
     def _shap(
         self,

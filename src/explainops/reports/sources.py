@@ -33,8 +33,9 @@ from explainops.reports.drift import WindowImportance, drift_report
 from explainops.reports.explanations import explanations_report
 from explainops.reports.importance import GlobalImportance
 from explainops.reports.sampling import RowSampler, explanation_columns
+from explainops.reports.text import text_report
 
-SOURCE_KINDS = ("explanations", "clarify", "drift")
+SOURCE_KINDS = ("explanations", "clarify", "clarify_text", "drift")
 _READER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ReaderKind)
 
 
@@ -70,6 +71,7 @@ _PATH_KEYS = frozenset(
         "analysis",
         "analysis_config",
         "local_values",
+        "units",
         "dataset",
         "baseline",
         "history",
@@ -84,6 +86,8 @@ def build_report(source: dict[str, Any]) -> Report:
         return _explanations(source)
     if kind == "clarify":
         return _clarify(source)
+    if kind == "clarify_text":
+        return _clarify_text(source)
     if kind == "drift":
         return _drift(source)
     raise InputError(f"report source: unknown kind {kind!r}; expected one of {SOURCE_KINDS}")
@@ -204,6 +208,18 @@ def _clarify(source: dict[str, Any]) -> Report:
         agg_method=str(details.get("agg_method", "mean_abs")),
         partial_dependence=explanations.get("pdp", []),
         pdp_labels=pdp_labels,
+        source=source,
+    )
+
+
+def _clarify_text(source: dict[str, Any]) -> Report:
+    analysis = read_json(source["analysis"], "analysis.json")
+    units = read_table(source["units"]) if source.get("units") else None
+    return text_report(
+        source.get("title") or "Clarify text explainability report",
+        analysis,
+        units,
+        summary=[tuple(row) for row in source.get("summary") or _clarify_summary(analysis)],
         source=source,
     )
 

@@ -34,6 +34,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import socket
@@ -119,6 +120,8 @@ class ModelServer:
             writes all k scores.
         labels: the label of each score column (e.g. ``model.classes_``); default 0 .. k-1.
         keep_bodies: keep each request's body in ``received`` (turn off for large benchmarks).
+        text_columns: features that hold text: CSV and JSON Lines rows then carry strings there
+            (quoted as CSV quotes them) and numbers elsewhere.
         port: the port on 127.0.0.1 (default: any free port).
 
     """
@@ -134,6 +137,7 @@ class ModelServer:
         csv_layout: CsvLayout = "label_probability",
         labels: Sequence[Any] | None = None,
         keep_bodies: bool = True,
+        text_columns: Sequence[str] = (),
         port: int = 0,
     ) -> None:
         if default_accept not in RESPONSE_TYPES:
@@ -148,6 +152,7 @@ class ModelServer:
         self.csv_layout = csv_layout
         self.labels = None if labels is None else [_plain(label) for label in labels]
         self.keep_bodies = keep_bodies
+        self.text_columns = tuple(text_columns)
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._faults = Faults()
@@ -337,6 +342,8 @@ class ModelServer:
     def read_request(self, content_type: str, body: bytes) -> tuple[pd.DataFrame, bool]:
         """The request's rows, and whether it was one JSON record (answered by one object)."""
         single = False
+        if self.text_columns and content_type in (CSV, JSON_LINES):
+            return self._text_frame(content_type, body), False
         if content_type == CSV:
             rows = _csv_rows(body)
         elif content_type == JSON:
@@ -359,6 +366,40 @@ class ModelServer:
                 400, f"rows have {sorted(widths)} values, expected {len(self.feature_names)}"
             )
         return pd.DataFrame(np.array(rows, dtype=float), columns=self.feature_names), single
+
+    def _text_frame(self, content_type: str, body: bytes) -> pd.DataFrame:
+        """Rows with text columns (strings) beside numeric ones, from CSV or JSON Lines."""
+        try:
+            text = body.decode()
+            if content_type == CSV:
+                rows = [row for row in csv.reader(io.StringIO(text)) if row]
+            else:
+                rows = []
+                for line in text.splitlines():
+                    if line.strip():
+                        features = json.loads(line)[self.features_key]
+                        if isinstance(features, dict):
+                            features = [features[name] for name in self.feature_names]
+                        rows.append(features)
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, csv.Error) as error:
+            raise RequestRejectedError(400, f"{content_type} body is not rows: {error!r}") from error
+        if not rows:
+            raise RequestRejectedError(400, "the request holds no rows")
+        widths = {len(row) for row in rows}
+        if widths != {len(self.feature_names)}:
+            raise RequestRejectedError(
+                400, f"rows have {sorted(widths)} values, expected {len(self.feature_names)}"
+            )
+        frame = pd.DataFrame(rows, columns=self.feature_names, dtype=object)
+        for column in self.feature_names:
+            if column not in self.text_columns:
+                try:
+                    frame[column] = frame[column].astype(float)
+                except ValueError as error:
+                    raise RequestRejectedError(400, f"column {column!r}: {error}") from error
+            else:
+                frame[column] = frame[column].astype(str)
+        return frame
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
         """The model's (n, k) scores for a frame."""
@@ -711,9 +752,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     if signature is None:
         parser.error(f"{arguments.model} has no signature: its feature names are unknown")
     model = load_pyfunc(arguments.model)
+    text_columns = [
+        spec.name
+        for spec in signature.inputs.inputs
+        if str(getattr(spec, "type", "")).lower().endswith("string")
+    ]
     server = ModelServer(
         model.predict,
         signature.inputs.input_names(),
+        text_columns=text_columns,
         default_accept=arguments.accept,
         csv_layout=arguments.csv_layout,
         keep_bodies=False,

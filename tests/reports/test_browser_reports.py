@@ -358,3 +358,62 @@ def test_backfill_report_shows_every_window_and_the_drifting_ones(
     assert shown == [window.replace("-", "_") for window in drifting], (
         "the drifting windows (the last among them) are shown beside the baseline"
     )
+
+
+def test_clarify_text_report(
+    test_registry: RegistryFixture, browser: Browser, tmp_path: Path
+) -> None:
+    # given a text analysis of reviews with methods.report
+    from explainops.testing.text_models import review_classifier
+
+    from ..clarify.test_text import CORPUS
+    from ..conftest import log_sklearn_model
+
+    model, corpus = review_classifier(CORPUS)
+    version = log_sklearn_model("reviews_report", model, corpus[["text"]], "predict_proba")
+    folder = tmp_path / "text"
+    folder.mkdir()
+    corpus.iloc[::64][["text", "label"]].to_csv(folder / "reviews.csv", index=False)
+    config = {
+        "dataset_type": "text/csv",
+        "label": "label",
+        "predictor": {"label_headers": ["negative", "positive"]},
+        "methods": {
+            "shap": {
+                "baseline": [["[MASK]"]],
+                "num_samples": 200,
+                "save_local_shap_values": True,
+                "text_config": {"granularity": "token", "language": "english"},
+            },
+            "report": {"name": "report", "title": "Reviews analysis"},
+        },
+    }
+    (folder / "analysis_config.json").write_text(json.dumps(config))
+    output = folder / "out"
+    run(
+        [
+            "clarify",
+            "--config",
+            str(folder / "analysis_config.json"),
+            "--dataset",
+            str(folder / "reviews.csv"),
+            "--output",
+            str(output),
+            "--model",
+            f"models:/reviews_report/{version}",
+            "--tracking-uri",
+            test_registry.tracking_uri,
+        ]
+    )
+    text_run = Run(output, output / "report.html")
+    # when it is opened in Chromium
+    texts = check_page(browser, text_run.html, tmp_path / "shots")
+    # then each label lists its top units, and the samples are drawn as highlighted text
+    analysis = json.loads((output / "analysis.json").read_text())
+    top = analysis["explanations"]["kernel_shap"]["positive"]["global_top_shap_text"]["text"]
+    first_unit = next(iter(top))
+    assert first_unit in texts["label-positive"], "the top unit of analysis.json is listed"
+    assert "samples" in texts
+    assert text_run.html.read_text().count('<figure id="sample-') == 2 * 5, "5 samples, 2 labels"
+    check_pdf(text_run.pdf, tmp_path)
+    check_notebook(text_run, tmp_path)

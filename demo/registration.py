@@ -19,12 +19,8 @@ REGISTRY = ROOT / "mlruns" / "mlflow.db"
 EXPERIMENT = "explainops-demo"
 
 
-def register_classifier(model: Any, features: pd.DataFrame, name: str, alias: str) -> str:
-    """Log ``model`` as a new version of ``name``, point ``alias`` at it, return the version.
-
-    The model is saved with skops (trusting its own types), a signature, and ``predict_proba`` as
-    its pyfunc output.
-    """
+def use_demo_registry() -> str:
+    """Point MLflow at the demos' registry and experiment (created when missing); its id."""
     REGISTRY.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(f"sqlite:///{REGISTRY}")
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
@@ -35,6 +31,17 @@ def register_classifier(model: Any, features: pd.DataFrame, name: str, alias: st
             EXPERIMENT, artifact_location=(ROOT / "mlruns" / "artifacts").as_uri()
         )
     )
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return str(experiment_id)
+
+
+def register_classifier(model: Any, features: pd.DataFrame, name: str, alias: str) -> str:
+    """Log ``model`` as a new version of ``name``, point ``alias`` at it, return the version.
+
+    The model is saved with skops (trusting its own types), a signature, and ``predict_proba`` as
+    its pyfunc output.
+    """
+    experiment_id = use_demo_registry()
     with mlflow.start_run(experiment_id=experiment_id):
         info = mlflow.sklearn.log_model(
             model,

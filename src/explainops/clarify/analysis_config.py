@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import pydantic
 
 from explainops.core.component import validation_message
+from explainops.core.images import DEFAULT_COMPACTNESS, DEFAULT_NUM_SEGMENTS
 from explainops.core.text import Granularity, Segmenter, language_code
 from explainops.errors import ConfigError
 from explainops.explainers.explanation import AggMethod
@@ -25,9 +26,14 @@ logger = logging.getLogger(__name__)
 DatasetType = Literal[
     "text/csv", "application/jsonlines", "application/json", "application/x-parquet"
 ]
-ModelContentType = Literal[
-    "text/csv", "application/jsonlines", "application/json", "application/x-parquet"
-]
+# Data sets of images (a folder, a prefix, an image, or a manifest of images): image_config only.
+IMAGE_DATASET = "application/x-image"
+ConfigDatasetType = DatasetType | Literal["application/x-image"]
+ImageContentType = Literal["image/jpeg", "image/png", "application/x-npy"]
+ModelContentType = (
+    Literal["text/csv", "application/jsonlines", "application/json", "application/x-parquet"]
+    | ImageContentType
+)
 ModelAcceptType = Literal["text/csv", "application/jsonlines", "application/json"]
 
 
@@ -79,6 +85,32 @@ class TextConfig(_ClarifySection):
         return Segmenter(self.granularity, self.language)
 
 
+class ImageConfig(_ClarifySection):
+    """``methods.shap.image_config``: SLIC superpixels as the features of each image.
+
+    ``debug`` (Clarify's undocumented image selection) is accepted and ignored.
+    """
+
+    _aws_only: ClassVar[frozenset[str]] = frozenset({"debug"})
+
+    model_type: Literal["IMAGE_CLASSIFICATION", "OBJECT_DETECTION"]
+    num_segments: Annotated[int, pydantic.Field(ge=1)] = DEFAULT_NUM_SEGMENTS
+    segment_compactness: Annotated[float, pydantic.Field(gt=0)] = DEFAULT_COMPACTNESS
+    feature_extraction_method: Literal["segmentation"] = "segmentation"
+    max_objects: Annotated[int, pydantic.Field(ge=1)] = 3
+    iou_threshold: Annotated[float, pydantic.Field(ge=0, le=1)] = 0.5
+    context: Annotated[float, pydantic.Field(ge=0, le=1)] = 1.0
+    debug: Any = None
+
+    @pydantic.model_validator(mode="after")
+    def _supported(self) -> ImageConfig:
+        if self.model_type == "OBJECT_DETECTION":
+            raise ValueError(
+                "model_type: OBJECT_DETECTION is not supported yet; IMAGE_CLASSIFICATION is"
+            )
+        return self
+
+
 class ShapMethod(_ClarifySection):
     """``methods.shap``: Kernel SHAP settings."""
 
@@ -91,14 +123,12 @@ class ShapMethod(_ClarifySection):
     seed: int | None = None
     num_clusters: Annotated[int, pydantic.Field(ge=1)] | None = None
     text_config: TextConfig | None = None
-    image_config: dict[str, Any] | None = None
+    image_config: ImageConfig | None = None
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> ShapMethod:
         if self.text_config is not None and self.image_config is not None:
             raise ValueError("give text_config or image_config, not both")
-        if self.image_config is not None:
-            raise ValueError("image_config: image explanations are not supported yet")
         if isinstance(self.baseline, list) and not self.baseline:
             raise ValueError("baseline: give at least one row")
         return self
@@ -207,7 +237,7 @@ class AnalysisConfig(_ClarifySection):
     )
 
     version: str | None = None
-    dataset_type: DatasetType | None = None
+    dataset_type: ConfigDatasetType | None = None
     dataset_uri: str | None = None
     headers: list[str] | None = None
     label: int | str | None = None
@@ -237,6 +267,14 @@ class AnalysisConfig(_ClarifySection):
         if self.methods.shap is None and self.methods.pdp is None:
             raise ValueError(
                 "methods: give shap or pdp; explainops computes SHAP values and partial dependence"
+            )
+        shap = self.methods.shap
+        is_image = self.dataset_type == IMAGE_DATASET
+        if is_image != (shap is not None and shap.image_config is not None):
+            raise ValueError(
+                "dataset_type: application/x-image data sets go with methods.shap.image_config"
+                if is_image
+                else "methods.shap.image_config: set dataset_type to application/x-image"
             )
         pdp = self.methods.pdp
         if pdp is not None and pdp.features is None and self.methods.shap is None:

@@ -25,7 +25,12 @@ import jmespath
 import pandas as pd
 from jmespath.exceptions import JMESPathError
 
-from explainops.clarify.analysis_config import AnalysisConfig, DatasetType
+from explainops.clarify.analysis_config import (
+    IMAGE_DATASET,
+    AnalysisConfig,
+    ConfigDatasetType,
+    DatasetType,
+)
 from explainops.core.explainer_settings import KernelExplainerSettings
 from explainops.core.pipeline import (
     Background,
@@ -55,10 +60,12 @@ JSON_TYPES = ("application/jsonlines", "application/json")
 JMESPATH_FIELDS = ("label", "predicted_label")
 
 
-def dataset_type_of(path: str, chosen: DatasetType | None) -> DatasetType:
+def dataset_type_of(path: str, chosen: ConfigDatasetType | None) -> DatasetType:
     """``chosen``, else the type the file's extension names (CSV when it names none)."""
+    if chosen == IMAGE_DATASET:
+        raise ConfigError(f"{path}: application/x-image data sets need methods.shap.image_config")
     if chosen is not None:
-        return chosen
+        return cast(DatasetType, chosen)
     found = format_of(path)
     media_type = found.media_type if found is not None else "text/csv"
     assert media_type in get_args(DatasetType), media_type

@@ -28,6 +28,7 @@ ANALYSIS_FILE = "analysis.json"
 LOCAL_VALUES_FILE = "explanations_shap/out.csv"
 TEXT_LOCAL_VALUES_FILE = "explanations_shap/out.jsonl"
 UNITS_FILE = "explanations_shap/units.parquet"
+SEGMENTS_FILE = "explanations_shap/segments.parquet"
 DEFAULT_SEED = 0
 # methods.report: Clarify writes <name>.html, <name>.pdf and <name>.ipynb.
 REPORT_FORMATS = ("html", "pdf", "ipynb")
@@ -42,8 +43,10 @@ def output_paths(output_dir: str, config: AnalysisConfig) -> dict[str, str]:
         if shap.text_config is not None:  # Clarify writes local text explanations as JSON Lines
             paths["local_values"] = f"{folder}/{TEXT_LOCAL_VALUES_FILE}"
             paths["units"] = f"{folder}/{UNITS_FILE}"
-        else:
+        elif shap.image_config is None:
             paths["local_values"] = f"{folder}/{LOCAL_VALUES_FILE}"
+    if shap is not None and shap.image_config is not None:  # always: they are the explanation
+        paths["segments"] = f"{folder}/{SEGMENTS_FILE}"
     if config.methods.report is not None:
         name = config.methods.report.name
         paths |= {f"report_{kind}": f"{folder}/{name}.{kind}" for kind in REPORT_FORMATS}

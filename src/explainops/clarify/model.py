@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from explainops.clarify.analysis_config import AnalysisConfig, DatasetType
+from explainops.clarify.analysis_config import AnalysisConfig
 from explainops.core.component import validation_message
 from explainops.core.model import LoadedModel
 from explainops.core.redaction import mask_url
 from explainops.errors import ConfigError
 from explainops.explainers.inputs import default_output_names
-from explainops.io.endpoints import EndpointLoader
+from explainops.io.endpoints import IMAGE_CONTENT_TYPES, EndpointLoader
 from explainops.io.registries import load_pyfunc, registered_version
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 def endpoint_model(
     config: AnalysisConfig,
-    dataset_type: DatasetType,
+    dataset_type: str,
     url: str,
     attribute: int | str | None,
     **settings: Any,
@@ -36,6 +36,8 @@ def endpoint_model(
     predictor = config.predictor_or_default
     content_type = predictor.content_type or dataset_type
     options: dict[str, Any] = {}
+    if content_type in IMAGE_CONTENT_TYPES and predictor.accept_type is None:
+        options["accept_type"] = "application/json"  # Clarify's default for images
     if predictor.content_template is not None:
         options["content_template"] = predictor.content_template
     if content_type == "application/json":  # Clarify ignores it for other content types
@@ -44,14 +46,16 @@ def endpoint_model(
         options["label_attribute"] = predictor.explained_label
         logger.info("analysis config predictor.label: %r explained", predictor.explained_label)
     try:
-        loader = EndpointLoader(
-            url=url,
-            content_type=content_type,
-            accept_type=predictor.accept_type,
-            probability_attribute=attribute,
-            label_headers=None,
-            **settings,
-            **options,
+        loader = EndpointLoader.model_validate(
+            dict(
+                url=url,
+                content_type=content_type,
+                accept_type=options.pop("accept_type", predictor.accept_type),
+                probability_attribute=attribute,
+                label_headers=None,
+                **settings,
+                **options,
+            )
         )
     except pydantic.ValidationError as error:
         raise ConfigError(f"predictor: {validation_message(error)}") from error

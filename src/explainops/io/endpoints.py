@@ -55,8 +55,19 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 ContentType = Literal[
-    "text/csv", "application/jsonlines", "application/json", "application/x-parquet"
+    "text/csv",
+    "application/jsonlines",
+    "application/json",
+    "application/x-parquet",
+    "image/jpeg",
+    "image/png",
+    "application/x-npy",
 ]
+# Image requests: the frame's one column holds each image's bytes. A JPEG or PNG request holds
+# one image (its bytes are the body, the answer is its scores); an .npy request holds a batch,
+# one (n, h, w, 3) array.
+IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "application/x-npy")
+SINGLE_IMAGE_TYPES = ("image/jpeg", "image/png")
 AcceptType = Literal["text/csv", "application/jsonlines", "application/json"]
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
@@ -213,6 +224,8 @@ class EndpointLoader(Loader, RequestLimits):
             return self.accept_type
         if self.content_type in (JSON_LINES, JSON):
             return self.content_type  # type: ignore[return-value]
+        if self.content_type in IMAGE_CONTENT_TYPES:
+            return "application/json"  # Clarify's default for images
         return "text/csv"
 
     @property
@@ -305,11 +318,10 @@ class EndpointClient:
         self.display_url = display_url(settings.url)
         self._masked = masked_values(settings.url, headers)
         self._templates = settings.json_templates
-        self._rows_per_request = (
-            1
-            if self._templates is not None and self._templates.single_record
-            else settings.rows_per_request
-        )
+        self._single = (
+            self._templates is not None and self._templates.single_record
+        ) or settings.content_type in SINGLE_IMAGE_TYPES
+        self._rows_per_request = 1 if self._single else settings.rows_per_request
         self._batch_numbers = itertools.count(1)
         self._local = threading.local()
         self._executor: ThreadPoolExecutor | None = None
@@ -373,7 +385,7 @@ class EndpointClient:
             raise EndpointError(
                 f"{batch.where}: response Content-Type {media_type!r}, expected {expected!r}"
             )
-        single = self._templates is not None and self._templates.single_record
+        single = self._single
         try:
             return decode_scores(
                 content,
@@ -588,6 +600,13 @@ def encode_rows(
     """
     if content_type == JSON:
         return parse_templates(template, record_template).encode(rows)
+    if content_type in SINGLE_IMAGE_TYPES:
+        return bytes(rows.to_numpy()[0, 0])
+    if content_type == "application/x-npy":
+        buffer = io.BytesIO()
+        images = [np.load(io.BytesIO(bytes(data)), allow_pickle=False) for data in rows.iloc[:, 0]]
+        np.save(buffer, np.stack(images), allow_pickle=False)
+        return buffer.getvalue()
     if content_type == "application/x-parquet":
         buffer = io.BytesIO()
         pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), buffer)

@@ -24,6 +24,13 @@ from explainops.clarify.data import (
     format_name,
     shap_background,
 )
+from explainops.clarify.images import (
+    DEFAULT_IMAGE_CONTENT_TYPE,
+    HEATMAPS_FOLDER,
+    ImageExplanation,
+    explain_images,
+    image_analysis_document,
+)
 from explainops.clarify.layout import (
     analysis_document,
     kernel_settings,
@@ -43,10 +50,12 @@ from explainops.drift.constraints import VIOLATIONS_FILE, AttributionConstraints
 from explainops.engines import EngineKind, LocalEngine
 from explainops.errors import ConfigError
 from explainops.explainers import Explanation
-from explainops.io.datasets import write_json
+from explainops.io.datasets import atomic_file, write_json
 from explainops.io.endpoints import RequestLimits
+from explainops.io.images import image_sources
 from explainops.io.registries import default_tracking_uri
 from explainops.jobs.base import Job, JobResult, success_notification
+from explainops.reports.images import heatmap_png
 from explainops.reports.output import ReportOutput, ReportRows
 from explainops.reports.runs import clarify_run_report, run_summary
 from explainops.reports.sources import build_report
@@ -123,6 +132,19 @@ class ClarifyJob(Job):
     def check(self) -> list[str]:
         """Read the config and the data set's first batch, load the model, check the outputs."""
         config = load_analysis_config(self.analysis_config)
+        if config.methods.shap is not None and config.methods.shap.image_config is not None:
+            sources = image_sources(self.dataset)
+            sources[0].read()
+            self._model(
+                config, config.predictor_or_default.content_type or DEFAULT_IMAGE_CONTENT_TYPE
+            )
+            return [
+                f"analysis config: {self.analysis_config}",
+                f"dataset: {self.dataset}: {len(sources)} image(s), the first read",
+                f"model: {self._model_name()}"
+                + (" (not called by validate)" if self.endpoint_url else " (loaded)"),
+                *self.check_outputs(self._outputs(config)),
+            ]
         dataset_type = dataset_type_of(self.dataset, self.dataset_type or config.dataset_type)
         reader = self._reader(config, dataset_type, self.dataset)
         batch = first_batch(reader, None)
@@ -147,6 +169,8 @@ class ClarifyJob(Job):
         outputs = self._outputs(config)
         self.check_outputs(outputs)
         constraints = self._constraints()
+        if config.methods.shap is not None and config.methods.shap.image_config is not None:
+            return self._run_images(config, outputs, started)
         dataset_type = dataset_type_of(self.dataset, self.dataset_type or config.dataset_type)
         reader = self._reader(config, dataset_type, self.dataset)
         logger.info("dataset %s (%s)", self.dataset, format_name(reader, dataset_type))
@@ -278,6 +302,70 @@ class ClarifyJob(Job):
         self.alerts.notify(notification)
         return JobResult(self.KIND, outputs, notification, None)
 
+    def _run_images(
+        self, config: AnalysisConfig, outputs: dict[str, str], started: float
+    ) -> JobResult:
+        """``methods.shap.image_config``: each image's segments explained, heat maps drawn."""
+        if config.methods.pdp is not None or self.baseline_constraints is not None:
+            raise ConfigError(
+                "methods.shap.image_config: partial dependence and baseline constraints are not "
+                "computed for images; remove methods.pdp / baseline_constraints"
+            )
+        sources = image_sources(self.dataset)
+        logger.info("dataset %s: %d image(s)", self.dataset, len(sources))
+        content_type = config.predictor_or_default.content_type or DEFAULT_IMAGE_CONTENT_TYPE
+        model = self._model(config, content_type)
+        folder = self.output_dir.rstrip("/")
+
+        def write_heatmaps(explained: ImageExplanation) -> None:
+            for index, label in enumerate(explained.labels):
+                path = f"{folder}/{HEATMAPS_FOLDER}/{explained.source.name}_{label}.png"
+                png = heatmap_png(
+                    explained.image,
+                    explained.segments,
+                    explained.explanation.values[index],
+                    f"{explained.source.name}: SHAP values for {label}",
+                )
+                with atomic_file(path, "wb") as handle:
+                    handle.write(png)
+
+        attributions = explain_images(
+            config, sources, model, self.output_dir, on_image=write_heatmaps
+        )
+        analysis = image_analysis_document(config, self._model_name(), attributions)
+        logger.info("write %s", outputs["analysis"])
+        write_json(outputs["analysis"], analysis)
+        if config.methods.report is not None:
+            report = ReportOutput(path=outputs["report_html"], title=config.methods.report.title)
+            summary = [
+                ("model", self._model_name()),
+                ("dataset", self.dataset),
+                ("images", attributions.n_images),
+                ("model evaluations an image", attributions.evaluations / attributions.n_images),
+                ("images enumerated exactly", attributions.exact_images),
+                ("max additivity error", attributions.max_additivity_error),
+                ("duration (s)", round(time.perf_counter() - started, 2)),
+            ]
+            source = {
+                "kind": "clarify_images",
+                "analysis": outputs["analysis"],
+                "images": [f"{folder}/explanations_shap/{name}.npz" for name in attributions.names],
+                "title": report.title or f"Clarify image analysis of {self._model_name()}",
+                "summary": summary,
+            }
+            report.write(build_report(source))
+        notification = Notification(
+            self.KIND,
+            "succeeded",
+            model=self._model_name(),
+            n_samples=attributions.n_images,
+            duration_s=time.perf_counter() - started,
+            outputs=outputs,
+            max_additivity_error=attributions.max_additivity_error,
+        )
+        self.alerts.notify(notification)
+        return JobResult(self.KIND, outputs, notification, None)
+
     def _shap(
         self,
         config: AnalysisConfig,
@@ -372,7 +460,7 @@ class ClarifyJob(Job):
             batch_size=self.batch_size,
         )
 
-    def _model(self, config: AnalysisConfig, dataset_type: DatasetType) -> LoadedModel:
+    def _model(self, config: AnalysisConfig, dataset_type: str) -> LoadedModel:
         attribute = (
             self.probability_attribute
             if self.probability_attribute is not None

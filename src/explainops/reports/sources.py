@@ -31,11 +31,12 @@ from explainops.io.readers import ReaderKind
 from explainops.reports.document import Report
 from explainops.reports.drift import WindowImportance, drift_report
 from explainops.reports.explanations import explanations_report
+from explainops.reports.images import image_report
 from explainops.reports.importance import GlobalImportance
 from explainops.reports.sampling import RowSampler, explanation_columns
 from explainops.reports.text import text_report
 
-SOURCE_KINDS = ("explanations", "clarify", "clarify_text", "drift")
+SOURCE_KINDS = ("explanations", "clarify", "clarify_text", "clarify_images", "drift")
 _READER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ReaderKind)
 
 
@@ -72,6 +73,7 @@ _PATH_KEYS = frozenset(
         "analysis_config",
         "local_values",
         "units",
+        "images",
         "dataset",
         "baseline",
         "history",
@@ -88,6 +90,15 @@ def build_report(source: dict[str, Any]) -> Report:
         return _clarify(source)
     if kind == "clarify_text":
         return _clarify_text(source)
+    if kind == "clarify_images":
+        analysis = read_json(source["analysis"], "analysis.json")
+        return image_report(
+            source.get("title") or "Clarify image explainability report",
+            analysis,
+            source.get("images") or [],
+            summary=[tuple(row) for row in source.get("summary") or _clarify_summary(analysis)],
+            source=source,
+        )
     if kind == "drift":
         return _drift(source)
     raise InputError(f"report source: unknown kind {kind!r}; expected one of {SOURCE_KINDS}")

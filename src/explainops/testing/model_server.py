@@ -58,10 +58,13 @@ CsvLayout = Literal["label_probability", "scores"]
 ScheduledFault = int | Literal["stall", "drop", "truncate"] | None
 
 CSV = "text/csv"
+NPY = "application/x-npy"
+# Image requests: the model's single feature (its image column) gets the image's bytes.
+IMAGE_TYPES = ("image/jpeg", "image/png", NPY)
 JSON_LINES = "application/jsonlines"
 JSON = "application/json"
 PARQUET = "application/x-parquet"
-REQUEST_TYPES = (CSV, JSON_LINES, JSON, PARQUET)
+REQUEST_TYPES = (CSV, JSON_LINES, JSON, PARQUET, *IMAGE_TYPES)
 RESPONSE_TYPES = (CSV, JSON_LINES, JSON)
 GARBAGE = b"<html>oops</html>"
 HTML_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
@@ -342,6 +345,8 @@ class ModelServer:
     def read_request(self, content_type: str, body: bytes) -> tuple[pd.DataFrame, bool]:
         """The request's rows, and whether it was one JSON record (answered by one object)."""
         single = False
+        if content_type in IMAGE_TYPES:
+            return self._image_frame(content_type, body)
         if self.text_columns and content_type in (CSV, JSON_LINES):
             return self._text_frame(content_type, body), False
         if content_type == CSV:
@@ -367,6 +372,25 @@ class ModelServer:
             )
         return pd.DataFrame(np.array(rows, dtype=float), columns=self.feature_names), single
 
+    def _image_frame(self, content_type: str, body: bytes) -> tuple[pd.DataFrame, bool]:
+        """One image (JPEG, PNG), or an .npy batch of them, as the model's ``image`` column."""
+        if not body:
+            raise RequestRejectedError(400, "the request holds no image")
+        column = self.feature_names[0]
+        if content_type != NPY:
+            return pd.DataFrame({column: [body]}), True
+        try:
+            array = np.load(io.BytesIO(body), allow_pickle=False)
+        except ValueError as error:
+            raise RequestRejectedError(400, f"not an .npy array: {error}") from error
+        images = [array] if array.ndim == 3 else list(array)
+        encoded = []
+        for image in images:
+            buffer = io.BytesIO()
+            np.save(buffer, image, allow_pickle=False)
+            encoded.append(buffer.getvalue())
+        return pd.DataFrame({column: encoded}), array.ndim == 3
+
     def _text_frame(self, content_type: str, body: bytes) -> pd.DataFrame:
         """Rows with text columns (strings) beside numeric ones, from CSV or JSON Lines."""
         try:
@@ -382,7 +406,9 @@ class ModelServer:
                             features = [features[name] for name in self.feature_names]
                         rows.append(features)
         except (UnicodeDecodeError, ValueError, KeyError, TypeError, csv.Error) as error:
-            raise RequestRejectedError(400, f"{content_type} body is not rows: {error!r}") from error
+            raise RequestRejectedError(
+                400, f"{content_type} body is not rows: {error!r}"
+            ) from error
         if not rows:
             raise RequestRejectedError(400, "the request holds no rows")
         widths = {len(row) for row in rows}
@@ -527,7 +553,12 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 return
             if faults.short:
                 scores = scores[:-1]
-            body = server.write_response(accept, scores, single_record)
+            if content_type in IMAGE_TYPES and accept == JSON:
+                # image classifiers answer their class probabilities, as a list
+                listed = scores.tolist()
+                body = json.dumps(listed[0] if single_record else listed).encode()
+            else:
+                body = server.write_response(accept, scores, single_record)
             if faults.truncate:
                 self.answer(200, body, accept, sent_bytes=len(body) // 2)
                 return

@@ -417,3 +417,57 @@ def test_clarify_text_report(
     assert text_run.html.read_text().count('<figure id="sample-') == 2 * 5, "5 samples, 2 labels"
     check_pdf(text_run.pdf, tmp_path)
     check_notebook(text_run, tmp_path)
+
+
+def test_clarify_image_report(
+    test_registry: RegistryFixture, browser: Browser, tmp_path: Path
+) -> None:
+    # given an image analysis of three digits with methods.report
+    from explainops.core.images import encode_image
+    from explainops.testing.image_models import DIGITS, digit_dataset, log_digit_classifier
+
+    version = log_digit_classifier("digits_report")
+    folder = tmp_path / "images"
+    (folder / "data").mkdir(parents=True)
+    pictures, _ = digit_dataset(DIGITS)
+    for position in (0, 1, 2):
+        (folder / "data" / f"digit_{position}.png").write_bytes(
+            encode_image(pictures[position], "png")
+        )
+    config = {
+        "dataset_type": "application/x-image",
+        "predictor": {"content_type": "image/png", "label_headers": ["zero", "one", "seven"]},
+        "methods": {
+            "shap": {
+                "num_samples": 100,
+                "image_config": {"model_type": "IMAGE_CLASSIFICATION", "num_segments": 12},
+            },
+            "report": {"name": "report", "title": "Digits analysis"},
+        },
+    }
+    (folder / "analysis_config.json").write_text(json.dumps(config))
+    output = folder / "out"
+    run(
+        [
+            "clarify",
+            "--config",
+            str(folder / "analysis_config.json"),
+            "--dataset",
+            str(folder / "data"),
+            "--output",
+            str(output),
+            "--model",
+            f"models:/digits_report/{version}",
+            "--tracking-uri",
+            test_registry.tracking_uri,
+        ]
+    )
+    image_run = Run(output, output / "report.html")
+    # when it is opened in Chromium
+    texts = check_page(browser, image_run.html, tmp_path / "shots")
+    # then it lists the images and draws a heat map of each
+    for position in (0, 1, 2):
+        assert f"digit_{position}.png" in texts["images"]
+    assert image_run.html.read_text().count('<figure id="heatmap-') == 3
+    check_pdf(image_run.pdf, tmp_path)
+    check_notebook(image_run, tmp_path)

@@ -1,0 +1,300 @@
+"""Clarify's image_config: SLIC segments of real images explained, in process and behind an endpoint.
+
+The model is a real logistic regression on scikit-learn's bundled digits, logged as an MLflow
+pyfunc of raw image bytes in the session's SQLite registry and served over HTTP by
+``ModelServer``; the brute force builds the masked images itself and enumerates every coalition.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from skimage.segmentation import slic
+
+from explainops.cli import main
+from explainops.core.images import encode_image, slic_segments
+from explainops.testing.image_models import (
+    DIGITS,
+    digit_dataset,
+    log_digit_classifier,
+    predict_bytes,
+    train_digit_classifier,
+)
+from explainops.testing.model_server import ModelServer
+from tests.conftest import RegistryFixture
+
+
+@pytest.fixture(scope="module")
+def digits(test_registry: RegistryFixture) -> tuple[str, Any]:
+    """The digit classifier registered in the test registry: (its URI, the same fitted model)."""
+    version = log_digit_classifier("digits")
+    return f"models:/digits/{version}", train_digit_classifier()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("images")
+    pictures, classes = digit_dataset(DIGITS)
+    for position in (0, 1, 2):
+        name = f"digit_{position}_{DIGITS[classes[position]]}.png"
+        (folder / name).write_bytes(encode_image(pictures[position], "png"))
+    return folder
+
+
+def write_config(tmp_path: Path, image_config: dict[str, Any], **shap: Any) -> Path:
+    path = tmp_path / "analysis_config.json"
+    document = {
+        "dataset_type": "application/x-image",
+        "predictor": {"content_type": "image/png", "label_headers": ["zero", "one", "seven"]},
+        "methods": {
+            "shap": {
+                "seed": 1,
+                "image_config": {"model_type": "IMAGE_CLASSIFICATION", **image_config},
+                **shap,
+            }
+        },
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["clarify", *args])
+    return code, capsys.readouterr().err
+
+
+def brute_force(
+    model: Any, image: np.ndarray, segments: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """(labels, n) Shapley values over the segments, masked images built here."""
+    n = int(segments.max()) + 1
+    coalitions = [c for size in range(n + 1) for c in itertools.combinations(range(n), size)]
+    masked = [np.where(np.isin(segments, c)[..., None], image, mask) for c in coalitions]
+    frame = pd.DataFrame({"image": [encode_image(m.astype(np.uint8), "png") for m in masked]})
+    value = dict(zip(coalitions, predict_bytes(model, frame), strict=True))
+    phi = np.zeros((value[()].shape[0], n))
+    for i in range(n):
+        for coalition in coalitions:
+            if i not in coalition:
+                weight = math.factorial(len(coalition)) * math.factorial(n - len(coalition) - 1)
+                joined = tuple(sorted((*coalition, i)))
+                phi[:, i] += weight / math.factorial(n) * (value[joined] - value[coalition])
+    return phi
+
+
+def test_slic_segments_are_scikit_images() -> None:
+    pictures, _ = digit_dataset(DIGITS)
+    for picture in pictures[:5]:
+        ours = slic_segments(picture, 20, 5.0)
+        theirs = slic(picture, n_segments=20, compactness=5.0, start_label=0)
+        # The same partition of the pixels, labels numbered densely from 0.
+        pairs = set(zip(ours.ravel().tolist(), theirs.ravel().tolist(), strict=True))
+        assert len(pairs) == len(np.unique(ours)) == len(np.unique(theirs))
+        assert set(np.unique(ours)) == set(range(len(np.unique(ours))))
+
+
+def test_few_segments_are_exact_against_a_mask_image(
+    digits: tuple[str, Any],
+    images: Path,
+    test_registry: RegistryFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    uri, model = digits
+    mask = np.full((30, 30, 3), 128, np.uint8)  # resized to each 48 x 48 image
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    config = write_config(tmp_path, {"num_segments": 6}, baseline=str(tmp_path / "mask.png"))
+    output = tmp_path / "out"
+    code, err = run(
+        capsys,
+        [
+            "--config",
+            str(config),
+            "--dataset",
+            str(images),
+            "--output",
+            str(output),
+            "--model",
+            uri,
+            "--tracking-uri",
+            test_registry.tracking_uri,
+        ],
+    )
+    assert code == 0, err
+    for path in sorted(images.glob("*.png")):
+        arrays = np.load(output / "explanations_shap" / f"{path.stem}.npz")
+        image = np.asarray(Image.open(path).convert("RGB"))
+        segments = arrays["segments"]
+        assert int(segments.max()) + 1 <= 10
+        np.testing.assert_array_equal(segments, slic_segments(image, 6, 5.0))
+        expected = brute_force(model, image, segments, np.full_like(image, 128))
+        # The same probabilities in other orders of summation: equal to rounding.
+        np.testing.assert_allclose(arrays["values"], expected, rtol=0, atol=1e-12)
+        gap = arrays["values"].sum(axis=1) + arrays["base_values"] - arrays["predictions"]
+        assert np.max(np.abs(gap)) < 1e-9
+        assert list(arrays["labels"]) == ["zero", "one", "seven"]
+        for label in ("zero", "one", "seven"):
+            heat = Image.open(
+                output / "explanations_shap" / "heatmaps" / f"{path.stem}_{label}.png"
+            )
+            assert heat.size == (700, 340)
+            pixels = np.asarray(heat.convert("RGB")).reshape(-1, 3)
+            assert len(np.unique(pixels, axis=0)) > 50, "a heat map with next to nothing drawn"
+    table = pd.read_parquet(output / "explanations_shap" / "segments.parquet")
+    assert list(table.columns) == ["image", "label", "segment", "pixels", "value"]
+    analysis = json.loads((output / "analysis.json").read_text())
+    assert set(analysis["explanations"]["kernel_shap"]) == {"zero", "one", "seven"}
+    assert analysis["explainops"]["images_exact"] == 3
+
+
+@pytest.mark.parametrize("content_type", ["image/png", "image/jpeg", "application/x-npy"])
+def test_endpoint_equals_in_process(
+    digits: tuple[str, Any],
+    images: Path,
+    test_registry: RegistryFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content_type: str,
+) -> None:
+    uri, model = digits
+    config = write_config(tmp_path, {"num_segments": 20}, num_samples=120)
+    document = json.loads(config.read_text())
+    document["predictor"]["content_type"] = content_type
+    config.write_text(json.dumps(document))
+    manifest = tmp_path / "images.jsonl"
+    manifest.write_text(
+        "".join(json.dumps({"source-ref": str(p)}) + "\n" for p in sorted(images.glob("*.png")))
+    )
+    common = ["--config", str(config), "--dataset", str(manifest)]
+    code, err = run(
+        capsys,
+        [
+            *common,
+            "--output",
+            str(tmp_path / "local"),
+            "--model",
+            uri,
+            "--tracking-uri",
+            test_registry.tracking_uri,
+        ],
+    )
+    assert code == 0, err
+    with ModelServer(
+        lambda frame: predict_bytes(model, frame), ["image"], default_accept="application/json"
+    ) as server:
+        code, err = run(
+            capsys, [*common, "--output", str(tmp_path / "remote"), "--endpoint", server.url]
+        )
+        assert code == 0, err
+        received = server.received
+    assert {request.content_type for request in received} == {content_type}
+    if content_type != "application/x-npy":
+        assert {request.n_rows for request in received} == {1}, "one image a request"
+    analysis = json.loads((tmp_path / "local" / "analysis.json").read_text())
+    assert analysis["explainops"]["images_exact"] == 0, "sampled, not enumerated"
+    for path in sorted(images.glob("*.png")):
+        local = np.load(tmp_path / "local" / "explanations_shap" / f"{path.stem}.npz")
+        remote = np.load(tmp_path / "remote" / "explanations_shap" / f"{path.stem}.npz")
+        # The same bytes reach the same model; scores travel as round-trip JSON floats.
+        np.testing.assert_allclose(local["values"], remote["values"], rtol=0, atol=1e-9)
+
+
+def test_an_image_file_and_a_list_of_paths_are_data_sets(
+    digits: tuple[str, Any],
+    images: Path,
+    test_registry: RegistryFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    uri, _ = digits
+    config = write_config(tmp_path, {"num_segments": 4})
+    first = sorted(images.glob("*.png"))[0]
+    listing = tmp_path / "images.txt"
+    listing.write_text(f"{first}\n")
+    npy = tmp_path / "one.npy"
+    np.save(npy, np.asarray(Image.open(first).convert("RGB")))
+    for dataset, name in ((first, first.stem), (listing, first.stem), (npy, "one")):
+        output = tmp_path / f"out_{dataset.suffix[1:]}"
+        code, err = run(
+            capsys,
+            [
+                "--config",
+                str(config),
+                "--dataset",
+                str(dataset),
+                "--output",
+                str(output),
+                "--model",
+                uri,
+                "--tracking-uri",
+                test_registry.tracking_uri,
+            ],
+        )
+        assert code == 0, err
+        assert (output / "explanations_shap" / f"{name}.npz").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"image_config": {"model_type": "OBJECT_DETECTION"}}, "OBJECT_DETECTION is not supported"),
+        (
+            {"image_config": {"model_type": "IMAGE_CLASSIFICATION", "num_segments": 0}},
+            "num_segments",
+        ),
+        ({"dataset_type": "text/csv"}, "set dataset_type to application/x-image"),
+        ({"baseline": [[1, 2]]}, "path or URI of a mask image"),
+        ({"dataset": "broken"}, "not a JPEG, PNG or .npy image"),
+    ],
+)
+def test_bad_image_configs_and_files_are_one_line_errors(
+    digits: tuple[str, Any],
+    images: Path,
+    test_registry: RegistryFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    uri, _ = digits
+    config = write_config(tmp_path, {"num_segments": 4})
+    document = json.loads(config.read_text())
+    dataset = images
+    if "image_config" in change:
+        document["methods"]["shap"]["image_config"] = change["image_config"]
+    if "dataset_type" in change:
+        document["dataset_type"] = change["dataset_type"]
+    if "baseline" in change:
+        document["methods"]["shap"]["baseline"] = change["baseline"]
+    if "dataset" in change:
+        dataset = tmp_path / "broken.png"
+        dataset.write_bytes(b"this is not an image")
+    config.write_text(json.dumps(document))
+    code, err = run(
+        capsys,
+        [
+            "--config",
+            str(config),
+            "--dataset",
+            str(dataset),
+            "--output",
+            str(tmp_path / "out"),
+            "--model",
+            uri,
+            "--tracking-uri",
+            test_registry.tracking_uri,
+        ],
+    )
+    assert code != 0
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and message in errors[0], err
+    assert not (tmp_path / "out" / "analysis.json").exists()

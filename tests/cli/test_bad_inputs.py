@@ -845,9 +845,27 @@ def _(context: Context) -> Invocation:
     return clarify(context, '{"version": "1.0",\n "methods": {"shap": {"num_samples": 32,}}}\n')
 
 
-@case("clarify-text-config-refused", EXIT_INVALID_CONFIG, r"analysis_config\.json", r"text_config")
+@case(
+    "clarify-text-config-without-language",
+    EXIT_INVALID_CONFIG,
+    r"analysis_config\.json",
+    r"text_config\.language",
+)
 def _(context: Context) -> Invocation:
     return clarify(context, analysis_config(context, text_config={"granularity": "token"}))
+
+
+@case(
+    "clarify-image-config-without-image-data-set",
+    EXIT_INVALID_CONFIG,
+    r"analysis_config\.json",
+    r"image_config",
+    r"application/x-image",
+)
+def _(context: Context) -> Invocation:
+    return clarify(
+        context, analysis_config(context, image_config={"model_type": "IMAGE_CLASSIFICATION"})
+    )
 
 
 @case(

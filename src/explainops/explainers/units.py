@@ -204,13 +204,17 @@ class UnitsExplainer:
             pending.clear()
             pending_rows = 0
 
+        # Every call but the last is full: an instance's plan is cut where a call fills up, so a
+        # default budget just over batch_size costs one call a row, not two.
         for index, (instance, plan) in enumerate(zip(instances, plans, strict=True)):
-            for start in range(0, plan.shape[0], self.batch_size):
-                chunk = plan[start : start + self.batch_size]
-                if pending_rows + chunk.shape[0] > self.batch_size:
-                    flush()
+            start = 0
+            while start < plan.shape[0]:
+                chunk = plan[start : start + self.batch_size - pending_rows]
                 pending.append((index, instance.masked(chunk), chunk.shape[0]))
                 pending_rows += chunk.shape[0]
+                start += chunk.shape[0]
+                if pending_rows == self.batch_size:
+                    flush()
         flush()
         return [apply_link(np.concatenate(parts), self.use_logit) for parts in pieces]
 

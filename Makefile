@@ -39,13 +39,15 @@ demo-drift: $(STAMP)
 
 # The walk-throughs of docs/clarify.md, one after the other (each serves the model on 127.0.0.1
 # and stops its server on exit): the seed configs and PDP, JSON model I/O, the Explainability
-# Monitor, capture files, and S3 (a local moto server).
+# Monitor, capture files, S3 (a local moto server), a text and an image model.
 demo-clarify: $(STAMP)
 	examples/clarify/walkthrough.sh
 	examples/clarify/json_walkthrough.sh
 	examples/clarify/monitor_walkthrough.sh
 	examples/clarify/capture_walkthrough.sh
 	examples/clarify/s3_walkthrough.sh
+	examples/clarify/text_walkthrough.sh
+	examples/clarify/image_walkthrough.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
@@ -73,9 +75,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/kernel_accuracy.py
+	$(BIN)/python bench/kernel_accuracy.py --ours estimator=kernel
 	$(BIN)/python bench/kernel_accuracy.py --ours estimator=adjusted
 	$(BIN)/python bench/kernel_auto.py
 	$(BIN)/python bench/kernel_width.py
+	$(BIN)/python bench/text_images.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -18,11 +18,13 @@ For every problem and budget it prints the RMSE of each estimator over rows x fe
 (seeds 0, 1, 2; shap draws from numpy's global generator, seeded before each call), their ratio
 shap / ours, the best time of one call of each over the seeds and their ratio, and the coverage
 of our 95% intervals: the share of (row, feature, seed) with |ours - truth| <= 1.96 x ours'
-standard error. A budget at or above 2^d - 2 is skipped (both estimators then enumerate every
-coalition and are exact).
+standard error (n/a where the explainer reports them unknown, NaN). A budget at or above
+2^d - 2 is skipped (both estimators then enumerate every coalition and are exact).
 
-Run it with ``.venv/bin/python bench/kernel_accuracy.py`` (about 2 minutes on 2 cores);
-``--quick`` for a smoke run, ``--ours key=value,...`` to pass options to our KernelExplainer.
+Run it with ``.venv/bin/python bench/kernel_accuracy.py`` (about 6 minutes on 2 cores: the
+order-3 fits of the largest budgets take most of it); ``--quick`` for a smoke run,
+``--ours key=value,...`` to pass options to our KernelExplainer (``estimator=kernel`` for the
+shared-design estimator that shap also implements).
 """
 
 from __future__ import annotations
@@ -373,7 +375,7 @@ class Result:
     shap_seed_rmse: tuple[float, ...]
     ours_s: float  # best seconds of the seeds' calls (the same work each)
     shap_s: float
-    coverage_share: float
+    coverage_share: float  # NaN when our standard errors are unknown (NaN) everywhere
     against_reference: bool
     shap_diverged: bool
 
@@ -384,8 +386,16 @@ class Result:
 
     @property
     def coverage(self) -> float | None:
-        """Coverage of our intervals; None when ours is exact to rounding (nothing to cover)."""
-        return None if self.ours_rmse < ROUNDING_RMSE else self.coverage_share
+        """Coverage of our intervals; None when ours is exact to rounding (nothing to cover) or
+        its standard errors are unknown."""
+        if self.ours_rmse < ROUNDING_RMSE or self.errors_unknown:
+            return None
+        return self.coverage_share
+
+    @property
+    def errors_unknown(self) -> bool:
+        """Our standard errors are NaN: the explainer says it cannot estimate them."""
+        return bool(np.isnan(self.coverage_share))
 
     @property
     def ratio(self) -> float | None:
@@ -421,10 +431,19 @@ def measure(problem: Problem, budget: int, seeds: Sequence[int], options: dict[s
         shap_seed_rmse=tuple(rmse(run.values, truth) for run in theirs),
         ours_s=min(run.seconds for run in ours),
         shap_s=min(run.seconds for run in theirs),
-        coverage_share=float(np.mean(np.abs(ours_values - truth) <= Z_95 * ours_errors)),
+        coverage_share=coverage_share(ours_values, ours_errors, truth),
         against_reference=problem.truth.is_sampled,
         shap_diverged=rmse(shap_values, truth) > DIVERGED * float(np.sqrt(np.mean(truth**2))),
     )
+
+
+def coverage_share(values: FloatArray, errors: FloatArray, truth: FloatArray) -> float:
+    """Share of |value - truth| <= 1.96 standard errors where those are known; NaN if none is."""
+    known = np.isfinite(errors)
+    if not known.any():
+        return float("nan")
+    covered = np.abs(values - truth) <= Z_95 * errors
+    return float(np.mean(covered[known]))
 
 
 def warm_up(problem: Problem, options: dict[str, Any]) -> None:
@@ -476,7 +495,9 @@ def seed_spread(result: Result) -> str:
         line += f"; both exact to rounding (RMSE < {ROUNDING_RMSE:g}): ratio n/a"
     elif result.ours_rmse < ROUNDING_RMSE:
         line += f"; ours exact to rounding (RMSE < {ROUNDING_RMSE:g}), shap not"
-    if result.coverage is None:
+    if result.errors_unknown and result.ours_rmse >= ROUNDING_RMSE:
+        line += "; our standard errors are unknown (NaN: too few sampled pairs): coverage n/a"
+    elif result.coverage is None:
         line += "; ours exact to rounding: coverage n/a"
     return line
 
@@ -502,6 +523,7 @@ def summary_line(problem: Problem, results: Sequence[Result]) -> str:
         else "ratio n/a (both exact to rounding)"
     )
     coverages = [r.coverage for r in results if r.coverage is not None]
+    unknown = sum(r.errors_unknown and r.ours_rmse >= ROUNDING_RMSE for r in results)
     low, high = COVERAGE_BAND
     against = " against the reference" if problem.truth.is_sampled else ""
     coverage_text = (
@@ -510,6 +532,8 @@ def summary_line(problem: Problem, results: Sequence[Result]) -> str:
         if coverages
         else "coverage n/a (ours exact to rounding)"
     )
+    if unknown:
+        coverage_text += f", standard errors unknown (NaN) at {unknown} budget(s)"
     line = f"{problem.name}: {ratio_text}; {coverage_text}"
     errors = problem.truth.standard_errors
     if errors is not None:

@@ -227,7 +227,7 @@ def test_a_single_sampled_pair_gives_unknown_not_zero_standard_errors() -> None:
     # given 4 features and 11 of the 14 coalitions: sizes 1 and 3 enumerated, one pair of size 2
     rng = np.random.default_rng(0)
     baseline, samples = rng.normal(size=(4, 4)), rng.normal(size=(3, 4))
-    explainer = KernelExplainer(baseline, num_samples=11, seed=0)
+    explainer = KernelExplainer(baseline, num_samples=11, seed=0, estimator="kernel")
     assert explainer.design_for(4).draws.shape[0] == 1, "one sampled pair (the test's premise)"
     # when a nonlinear model is explained
     explanation = explainer.explain(lambda rows: np.tanh(rows).prod(axis=1), samples)

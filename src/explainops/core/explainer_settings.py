@@ -89,13 +89,16 @@ class KernelBudget(Component):
     ``num_samples`` (default min(2d + 2048, 2^d - 2)); ``auto`` samples each row in rounds
     until every value's standard error is below ``target_stderr`` (required, in the explained
     output's units) or ``max_samples`` coalitions (default min(2d + 8192, 2^d - 2)).
-    ``estimator: adjusted`` is regression-adjusted Kernel SHAP (a tree surrogate per row).
+    ``estimator`` (default ``stratified`` for a number of coalitions, ``kernel`` with ``auto``):
+    ``stratified``, a design of its own for each baseline row (lower error at the same model
+    calls); ``kernel``, one design shared by every baseline row (shap's and Clarify's numbers);
+    ``adjusted``, regression-adjusted Kernel SHAP (a tree surrogate per row).
     """
 
     num_samples: Annotated[int, pydantic.Field(ge=1)] | Literal["auto"] | None = None
     target_stderr: Annotated[float, pydantic.Field(gt=0)] | None = None
     max_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
-    estimator: Literal["kernel", "adjusted"] = "kernel"
+    estimator: Literal["stratified", "kernel", "adjusted"] | None = None
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> KernelBudget:

@@ -37,6 +37,8 @@ class ExplanationProblem:
     # Each sample's label (its index in a DataFrame of samples, else its position), so that a
     # failing model call can name the samples it was about.
     sample_labels: npt.NDArray[Any] | None = None
+    # The model outputs (m, k) of the baseline rows, before the link (for strata of them).
+    baseline_outputs: FloatArray | None = None
 
     @property
     def n_features(self) -> int:
@@ -117,7 +119,8 @@ class ModelAgnosticExplainer(Explainer):
             if isinstance(samples, pd.DataFrame)
             else np.arange(table.values.shape[0])
         )
-        base_values = apply_link(value_function.expected_baseline_output(), self.use_logit)
+        baseline_outputs = value_function.baseline_outputs()
+        base_values = apply_link(baseline.weights @ baseline_outputs, self.use_logit)
         predictions = apply_link(value_function.predict(table.values, labels), self.use_logit)
         return ExplanationProblem(
             samples=table,
@@ -127,4 +130,5 @@ class ModelAgnosticExplainer(Explainer):
             output_names=self._output_names(predictions.shape[1]),
             use_logit=self.use_logit,
             sample_labels=labels,
+            baseline_outputs=baseline_outputs,
         )

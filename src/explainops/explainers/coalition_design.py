@@ -10,12 +10,14 @@ a superset of the previous round's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from math import ceil, comb
 
 import numpy as np
 import numpy.typing as npt
+from scipy.linalg import solve_triangular
 
 from explainops.errors import ExplainerError
 from explainops.explainers.exact import all_coalitions
@@ -23,6 +25,8 @@ from explainops.explainers.exact import all_coalitions
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+# What numpy's default_rng takes: an int, a sequence of ints (a seed and a stratum), or None.
+Seed = int | Sequence[int] | None
 
 # Bound on the (samples x coalitions x outputs) block of values held at once.
 MAX_VALUES_IN_MEMORY = 4_000_000
@@ -32,6 +36,8 @@ _MAX_DRAWS_PER_COALITION = 20
 _STREAM_CHUNK = 1024
 # |det(I - H_p)| below this: the fit interpolates sampled pair p (its leverage is 1).
 _INTERPOLATED = 1e-8
+# A Cholesky factor of X^T W X whose diagonal spans more than this ratio: solve the KKT system.
+_WELL_CONDITIONED = 1e-7
 # Bound on the entries of a design's leave-one-pair-out operators (N x d x c).
 _MAX_JACKKNIFE_ENTRIES = 20_000_000
 
@@ -79,14 +85,23 @@ class KernelDesign:
         return bool(self.draws.shape[0] == 0 and self.masks.shape[0] == n_proper)
 
 
-def kernel_design(n_features: int, num_samples: int, seed: int | None) -> KernelDesign:
+def kernel_design(
+    n_features: int,
+    num_samples: int,
+    seed: Seed,
+    *,
+    enumerate_singletons: bool = False,
+) -> KernelDesign:
     """Choose the coalitions for ``num_samples`` model evaluations per sample and baseline row.
 
     With a budget covering all 2^d - 2 proper coalitions, all are enumerated. Otherwise coalition
     sizes are enumerated completely, in order of kernel weight (sizes s and d - s together), while
     the budget allows, and the rest of the kernel mass is covered by paired sampling: a coalition
     of a size drawn by kernel weight and its complement, duplicates evaluated once and weighted by
-    their count.
+    their count. With ``enumerate_singletons``, sizes 1 and d - 1 are enumerated whenever the
+    budget holds their 2d coalitions, even where their share of the kernel mass would not cover
+    them: a paired design with all of them is exact on games of pairwise interactions, and from
+    2d + 2 coalitions on they lower the error of every game measured (docs/explainers.md).
 
     Parameters
     ----------
@@ -94,8 +109,10 @@ def kernel_design(n_features: int, num_samples: int, seed: int | None) -> Kernel
         Number of features d.
     num_samples : int
         Budget of distinct coalitions to evaluate.
-    seed : int or None
+    seed : int, sequence of int, or None
         Seed of the sampling (unused when every coalition is enumerated).
+    enumerate_singletons : bool, default=False
+        Enumerate sizes 1 and d - 1 whenever the budget holds them.
 
     Returns
     -------
@@ -128,7 +145,8 @@ def kernel_design(n_features: int, num_samples: int, seed: int | None) -> Kernel
         return KernelDesign(
             masks, weights / weights.sum(), np.zeros((0, 2), np.int64), np.zeros(masks.shape[0])
         )
-    return _enumerated_and_sampled_design(n_features, num_samples, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    return _enumerated_and_sampled_design(n_features, num_samples, rng, enumerate_singletons)
 
 
 def _size_weights(n_features: int) -> FloatArray:
@@ -149,12 +167,13 @@ def _coalitions_of_size(n_features: int, size: int, with_complements: bool) -> B
 
 
 def _enumerated_part(
-    n_features: int, budget: int
+    n_features: int, budget: int, enumerate_singletons: bool = False
 ) -> tuple[list[BoolArray], list[FloatArray], int, int]:
     """The sizes a budget enumerates: their masks and weights, the first sampled size, the rest.
 
     Sizes s and d - s are enumerated together, in order of kernel weight, while the budget's
-    share of the remaining kernel mass covers all their coalitions.
+    share of the remaining kernel mass covers all their coalitions (sizes 1 and d - 1 whenever
+    the budget holds them, with ``enumerate_singletons``).
     """
     size_weights = _size_weights(n_features)
     n_paired = (n_features - 1) // 2
@@ -163,7 +182,8 @@ def _enumerated_part(
     remaining = size_weights.copy()
     for size in range(1, len(size_weights) + 1):
         n_coalitions = comb(n_features, size) * (2 if size <= n_paired else 1)
-        if budget * remaining[size - 1] / remaining.sum() < n_coalitions - 1e-8:
+        forced = enumerate_singletons and size == 1 and budget >= n_coalitions
+        if not forced and budget * remaining[size - 1] / remaining.sum() < n_coalitions - 1e-8:
             return masks, weights, size, budget
         masks.append(_coalitions_of_size(n_features, size, size <= n_paired))
         weights.append(np.full(n_coalitions, size_weights[size - 1] / n_coalitions))
@@ -194,9 +214,9 @@ def _combined_design(
 
 
 def _enumerated_and_sampled_design(
-    n_features: int, num_samples: int, rng: np.random.Generator
+    n_features: int, num_samples: int, rng: np.random.Generator, enumerate_singletons: bool
 ) -> KernelDesign:
-    enumerated = _enumerated_part(n_features, num_samples)
+    enumerated = _enumerated_part(n_features, num_samples, enumerate_singletons)
     first_sampled_size, budget = enumerated[2], enumerated[3]
     size_weights = _size_weights(n_features)
     pairs = _sample_pairs(
@@ -367,28 +387,123 @@ def adaptive_designs(
     return AdaptiveDesigns(masks, tuple(rounds))
 
 
-def _solve_kkt(masks: BoolArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """The operator (d, c) and offset (d,) solving Kernel SHAP's KKT system for these weights."""
-    n_features = masks.shape[1]
-    z = masks.astype(np.float64)
-    weighted = z * weights[:, None]
-    kkt = np.zeros((n_features + 1, n_features + 1))
-    kkt[:n_features, :n_features] = z.T @ weighted
-    kkt[:n_features, n_features] = 1.0
-    kkt[n_features, :n_features] = 1.0
-    rhs = np.zeros((n_features + 1, masks.shape[0] + 1))
-    rhs[:n_features, :-1] = weighted.T
-    rhs[n_features, -1] = 1.0
-    solution = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
-    return solution[:n_features, :-1], solution[:n_features, -1]
+@dataclass(frozen=True)
+class InteractionBasis:
+    """The regression's functions of a coalition: its features, and their pairs and triples.
+
+    Kernel SHAP regresses v(S) on the d indicators z_j. With ``order=3`` the regression also has
+    one indicator per pair (z_i z_j) and per triple of features (z_i z_j z_k), and the values are
+    the Shapley values of the fitted game: an interaction's coefficient is shared equally by its
+    features. A design covering every coalition gives the exact values at any order (the
+    additive fit of the fitted game is that of v); sampled designs give lower error where the
+    game has interactions of three features, at the price of d + C(d, 2) + C(d, 3) unknowns.
+    """
+
+    n_features: int
+    order: int = 1
+
+    @property
+    def interactions(self) -> tuple[IntArray, IntArray]:
+        """The pairs (q, 2) and triples (t, 3) of features in the basis; none for order 1."""
+        if self.order < 3:
+            return np.zeros((0, 2), np.int64), np.zeros((0, 3), np.int64)
+        features = range(self.n_features)
+        pairs = np.array(list(combinations(features, 2)), np.int64).reshape(-1, 2)
+        triples = np.array(list(combinations(features, 3)), np.int64).reshape(-1, 3)
+        return pairs, triples
+
+    @property
+    def size(self) -> int:
+        """Number of coefficients p."""
+        if self.order < 3:
+            return self.n_features
+        return self.n_features + comb(self.n_features, 2) + comb(self.n_features, 3)
+
+    def columns(self, masks: BoolArray) -> FloatArray:
+        """The basis functions (c, p) at each coalition."""
+        z = masks.astype(np.float64)
+        if self.order < 3:
+            return z
+        pairs, triples = self.interactions
+        return np.concatenate(
+            [
+                z,
+                z[:, pairs[:, 0]] * z[:, pairs[:, 1]],
+                z[:, triples[:, 0]] * z[:, triples[:, 1]] * z[:, triples[:, 2]],
+            ],
+            axis=1,
+        )
+
+    def to_values(self) -> FloatArray:
+        """The map (d, p) from the fitted game's coefficients to its Shapley values."""
+        shares = np.zeros((self.n_features, self.size))
+        shares[:, : self.n_features] = np.eye(self.n_features)
+        start = self.n_features
+        for members in self.interactions:
+            columns = start + np.arange(members.shape[0])
+            for member in range(members.shape[1]):
+                shares[members[:, member], columns] = 1.0 / members.shape[1]
+            start += members.shape[0]
+        return shares
+
+
+def _solve_kkt(
+    masks: BoolArray, weights: FloatArray, basis: InteractionBasis | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """The operator (p, c) and offset (p,) of the fit's coefficients, from Kernel SHAP's KKT system.
+
+    minimise sum_j w_j (y_j - x_j . beta)^2 subject to sum(beta) = delta (the fitted game's value
+    at the full coalition, where every basis function is one); beta = operator @ y + delta * offset.
+    With G = X^T W X positive definite the constraint is eliminated in closed form (one Cholesky
+    factor); otherwise (a design that leaves some coefficient undetermined) the minimum-norm
+    solution of the whole KKT system is taken.
+    """
+    basis = basis or InteractionBasis(masks.shape[1])
+    x = basis.columns(masks)
+    size = basis.size
+    weighted = x * weights[:, None]
+    gram = x.T @ weighted
+    factor: FloatArray | None
+    try:
+        factor = np.asarray(np.linalg.cholesky(gram), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        factor = None
+    diagonal = np.abs(np.diag(factor)) if factor is not None else np.zeros(1)
+    if factor is not None and diagonal.min() > _WELL_CONDITIONED * diagonal.max():
+        # G^-1 [X^T W, 1] by two triangular solves
+        right = np.concatenate([weighted.T, np.ones((size, 1))], axis=1)
+        solved = _cholesky_solve(factor, right)
+        unconstrained, towards_ones = solved[:, :-1], solved[:, -1]
+        offset = towards_ones / towards_ones.sum()
+        operator = unconstrained - np.outer(offset, unconstrained.sum(axis=0))
+        return np.asarray(operator, dtype=np.float64), np.asarray(offset, dtype=np.float64)
+    kkt = np.zeros((size + 1, size + 1))
+    kkt[:size, :size] = gram
+    kkt[:size, size] = 1.0
+    kkt[size, :size] = 1.0
+    rhs = np.zeros((size + 1, masks.shape[0] + 1))
+    rhs[:size, :-1] = weighted.T
+    rhs[size, -1] = 1.0
+    solution = np.asarray(np.linalg.lstsq(kkt, rhs, rcond=None)[0], dtype=np.float64)
+    return solution[:size, :-1], solution[:size, -1]
+
+
+def _cholesky_solve(factor: FloatArray, right: FloatArray) -> FloatArray:
+    """G^-1 right for G = factor factor^T, factor lower triangular."""
+    half = solve_triangular(factor, right, lower=True, check_finite=False)
+    return np.asarray(
+        solve_triangular(factor.T, half, lower=False, check_finite=False), dtype=np.float64
+    )
 
 
 @dataclass(frozen=True)
 class PairBlocks:
     """Per sampled draw p: the operator's two columns divided by their counts, and I - H_p.
 
-    ``first``, ``second`` (d, N) are A_p's columns; ``keep`` (N, 2, 2) is I - H_p with
-    H_p = Z_p A_p the pair's block of the hat matrix, and ``determinant`` (N,) its determinant.
+    ``first``, ``second`` (d, N) are A_p's columns (of the values' operator); ``keep`` (N, 2, 2)
+    is I - H_p with H_p = X_p C_p the pair's block of the hat matrix (X the basis functions at
+    the pair's coalitions, C the coefficients' operator), and ``determinant`` (N,) its
+    determinant.
     """
 
     first: FloatArray
@@ -397,17 +512,25 @@ class PairBlocks:
     determinant: FloatArray
 
     @classmethod
-    def of(cls, operator: FloatArray, design: KernelDesign) -> PairBlocks:
-        """The blocks of ``design``'s draws under the solve ``operator``."""
-        z = design.masks.astype(np.float64)
+    def of(
+        cls,
+        operator: FloatArray,
+        coefficients: FloatArray,
+        columns: FloatArray,
+        design: KernelDesign,
+    ) -> PairBlocks:
+        """Blocks of the draws: the values' ``operator`` (d, c), ``coefficients`` (p, c)."""
         first, second = design.draws[:, 0], design.draws[:, 1]
-        per_count = operator / np.maximum(design.counts, 1.0)
+        counts = np.maximum(design.counts, 1.0)
+        per_count = operator / counts
+        coefficient_per_count = coefficients / counts
         a, b = per_count[:, first], per_count[:, second]
+        ca, cb = coefficient_per_count[:, first], coefficient_per_count[:, second]
         keep = np.empty((first.shape[0], 2, 2))
-        keep[:, 0, 0] = 1.0 - np.sum(z[first] * a.T, axis=1)
-        keep[:, 0, 1] = -np.sum(z[first] * b.T, axis=1)
-        keep[:, 1, 0] = -np.sum(z[second] * a.T, axis=1)
-        keep[:, 1, 1] = 1.0 - np.sum(z[second] * b.T, axis=1)
+        keep[:, 0, 0] = 1.0 - np.sum(columns[first] * ca.T, axis=1)
+        keep[:, 0, 1] = -np.sum(columns[first] * cb.T, axis=1)
+        keep[:, 1, 0] = -np.sum(columns[second] * ca.T, axis=1)
+        keep[:, 1, 1] = 1.0 - np.sum(columns[second] * cb.T, axis=1)
         determinant = keep[:, 0, 0] * keep[:, 1, 1] - keep[:, 0, 1] * keep[:, 1, 0]
         return cls(a, b, keep, determinant)
 
@@ -421,14 +544,16 @@ class PairBlocks:
 class KernelSolver:
     """Closed-form solution of the efficiency-constrained weighted least squares of Kernel SHAP.
 
-    minimise sum_j w_j (y_j - z_j . phi)^2 subject to sum(phi) = delta, for y = v(S) - v(empty) and
-    delta = v(all) - v(empty). The KKT system is the same for every sample, so
-    phi = y @ operator.T + delta * offset.
+    minimise sum_j w_j (y_j - x_j . beta)^2 subject to sum(beta) = delta, for y = v(S) - v(empty),
+    delta = v(all) - v(empty) and x_j the basis functions at coalition j (the feature indicators
+    z_j, and their triples for an order-3 :class:`InteractionBasis`); the values are the Shapley
+    values of the fitted game. The KKT system is the same for every sample, so
+    phi = y @ operator.T + delta * offset (and beta likewise, with ``coefficients``).
 
     When some sampled pair is interpolated by the fit (its 2 x 2 hat block has I - H singular,
-    as happens with about d sampled pairs for d features), the first-order leave-one-out formula
-    of :meth:`standard_errors` breaks down; the design's leave-one-pair-out operators (N, d, c)
-    and offsets (N, d) are then solved here, once, for an exact jackknife.
+    as happens with about p sampled pairs for p coefficients), the first-order leave-one-out
+    formula of :meth:`standard_errors` breaks down; the design's leave-one-pair-out operators
+    (N, d, c) and offsets (N, d) are then solved here, once, for an exact jackknife.
     """
 
     operator: FloatArray  # (d, c)
@@ -436,21 +561,46 @@ class KernelSolver:
     pairs: PairBlocks | None = None  # with 2 or more sampled draws
     jackknife_operators: FloatArray | None = None  # (N, d, c)
     jackknife_offsets: FloatArray | None = None  # (N, d)
+    basis: InteractionBasis | None = None  # None: the feature indicators (order 1)
+    coefficients: FloatArray | None = None  # (p, c), for a basis of order 3
+    coefficient_offset: FloatArray | None = None  # (p,)
 
     @classmethod
-    def for_design(cls, design: KernelDesign) -> KernelSolver:
-        """Solve the KKT system of ``design`` once (and its jackknife when it needs one)."""
-        operator, offset = _solve_kkt(design.masks, design.weights)
+    def for_design(cls, design: KernelDesign, order: int = 1) -> KernelSolver:
+        """Solve the KKT system of ``design`` once (and its jackknife when it needs one).
+
+        ``order=3`` fits triples of features too (:class:`InteractionBasis`); a design on which
+        that fit interpolates some sampled pair gets the order-1 fit instead.
+        """
+        n_features = design.masks.shape[1]
+        basis = InteractionBasis(n_features, order) if order > 1 else None
+        coefficients, coefficient_offset = _solve_kkt(design.masks, design.weights, basis)
+        if basis is None:
+            operator, offset = coefficients, coefficient_offset
+            extra: dict[str, object] = {}
+        else:
+            shares = basis.to_values()
+            operator, offset = shares @ coefficients, shares @ coefficient_offset
+            extra = {
+                "basis": basis,
+                "coefficients": coefficients,
+                "coefficient_offset": coefficient_offset,
+            }
         n_draws = design.draws.shape[0]
         if n_draws < 2:
-            return cls(operator, offset)
-        pairs = PairBlocks.of(operator, design)
+            return cls(operator, offset, **extra)  # type: ignore[arg-type]
+        columns = (basis or InteractionBasis(n_features)).columns(design.masks)
+        pairs = PairBlocks.of(operator, coefficients, columns, design)
+        if basis is not None and pairs.has_interpolated_pair:
+            # its exact jackknife would cost a solve of the larger system per pair
+            return cls.for_design(design)
         if not pairs.has_interpolated_pair or n_draws * operator.size > _MAX_JACKKNIFE_ENTRIES:
             # no interpolated pair: the closed form serves; one, but the jackknife is too large
             # to hold: standard_errors reports the spread as unknown (NaN)
-            return cls(operator, offset, pairs)
+            return cls(operator, offset, pairs, **extra)  # type: ignore[arg-type]
         sampled = design.counts > 0
         per_draw = design.weights[sampled] / design.counts[sampled]  # the same for every draw
+        shares = (basis or InteractionBasis(n_features)).to_values()
         operators = np.zeros((n_draws, *operator.shape))
         offsets = np.zeros((n_draws, offset.shape[0]))
         for draw in range(n_draws):
@@ -459,8 +609,9 @@ class KernelSolver:
             weights = design.weights.copy()
             weights[sampled] = counts[sampled] * per_draw * n_draws / (n_draws - 1)
             kept = weights > 0
-            operators[draw][:, kept], offsets[draw] = _solve_kkt(design.masks[kept], weights[kept])
-        return cls(operator, offset, pairs, operators, offsets)
+            left_out, left_out_offset = _solve_kkt(design.masks[kept], weights[kept], basis)
+            operators[draw][:, kept], offsets[draw] = shares @ left_out, shares @ left_out_offset
+        return cls(operator, offset, pairs, operators, offsets, **extra)  # type: ignore[arg-type]
 
     def solve(self, centred_values: FloatArray, delta: FloatArray) -> FloatArray:
         """SHAP values (n, k, d) from centred coalition values (n, k, c) and delta (n, k)."""
@@ -468,15 +619,25 @@ class KernelSolver:
             centred_values @ self.operator.T + delta[..., None] * self.offset, dtype=np.float64
         )
 
+    def fitted(
+        self, centred_values: FloatArray, values: FloatArray, masks: BoolArray
+    ) -> FloatArray:
+        """The fitted game (n, k, c) at each coalition of the design."""
+        if self.basis is None or self.coefficients is None or self.coefficient_offset is None:
+            return np.asarray(values @ masks.T.astype(np.float64), dtype=np.float64)
+        delta = values.sum(axis=-1)  # efficiency: the values add up to v(all) - v(empty)
+        beta = centred_values @ self.coefficients.T + delta[..., None] * self.coefficient_offset
+        return np.asarray(beta @ self.basis.columns(masks).T, dtype=np.float64)
+
     def standard_errors(
         self, centred_values: FloatArray, values: FloatArray, design: KernelDesign
     ) -> FloatArray:
         """Standard errors (n, k, d) of the estimate: a jackknife over the sampled pairs.
 
         The estimate moves by t_p = A_p (I - H_p)^-1 r_p when draw p is left out: r_p the
-        regression residuals y_j - z_j . phi at its two coalitions, A_p the two columns of the
-        operator divided by the coalitions' counts, H_p = Z_p A_p the pair's 2 x 2 block of the
-        hat matrix (the leave-one-out identity of least squares, HC3). The variance of phi is N
+        regression residuals y_j - x_j . beta at its two coalitions, A_p the two columns of the
+        operator divided by the coalitions' counts, H_p the pair's 2 x 2 block of the hat
+        matrix (the leave-one-out identity of least squares, HC3). The variance of phi is N
         times the sample variance of t_p over the N draws. Without the (I - H_p)^-1 factor (the
         plain sandwich, HC0) the residuals are those of a fit that has already bent towards each
         pair, and with a few dozen pairs for d features the errors come out several times too
@@ -493,11 +654,11 @@ class KernelSolver:
             return np.full(shape, np.nan)
         if self.jackknife_operators is not None and self.jackknife_offsets is not None:
             return self._jackknife_errors(centred_values, values)
-        pairs = self.pairs or PairBlocks.of(self.operator, design)
-        if pairs.has_interpolated_pair:  # no jackknife was affordable
+        if self.pairs is None or self.pairs.has_interpolated_pair:  # no jackknife affordable
             return np.full(shape, np.nan)
+        pairs = self.pairs
         a, b, keep, determinant = pairs.first, pairs.second, pairs.keep, pairs.determinant
-        residuals = centred_values - values @ design.masks.T.astype(np.float64)
+        residuals = centred_values - self.fitted(centred_values, values, design.masks)
         r1, r2 = residuals[..., design.draws[:, 0]], residuals[..., design.draws[:, 1]]
         y1 = (keep[:, 1, 1] * r1 - keep[:, 0, 1] * r2) / determinant  # (I - H_p)^-1 r_p
         y2 = (keep[:, 0, 0] * r2 - keep[:, 1, 0] * r1) / determinant

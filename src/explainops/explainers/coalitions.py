@@ -81,10 +81,13 @@ class ValueFunction:
         ]
         return np.concatenate(parts, axis=0)
 
+    def baseline_outputs(self) -> FloatArray:
+        """The model outputs (m, k) of the baseline rows."""
+        return self.predict(self.baseline.table.values)
+
     def expected_baseline_output(self) -> FloatArray:
         """Weighted mean (k,) of the model outputs over the baseline rows: v(empty coalition)."""
-        outputs = self.predict(self.baseline.table.values)
-        return np.asarray(self.baseline.weights @ outputs, dtype=np.float64)
+        return np.asarray(self.baseline.weights @ self.baseline_outputs(), dtype=np.float64)
 
     def expected_outputs(
         self,

@@ -1,0 +1,116 @@
+"""Stratified Kernel SHAP: an independent coalition design for each baseline row.
+
+The interventional value is a weighted mean over the baseline rows b of v_b(S) = f(x_S, b_rest),
+so the Shapley values are the same mean of the Shapley values of the games v_b. A single design
+shared by every row makes the rows' sampling errors move together: the same coalitions are
+missing for all of them, and the errors of games that look alike (the same model, near rows) add
+up instead of cancelling. Giving each row (each stratum, when there are more rows than
+:data:`MAX_STRATA`) its own seeded design, at the same number of coalitions, costs the same model
+evaluations and makes the strata's errors independent: the error of the mean then falls with the
+number of strata, up to 1 / sqrt(strata) of the shared design's for games that are alike. The
+values still add up exactly (each stratum's do), are exact when the budget covers every
+coalition, and depend only on (seed, stratum, budget), never on how samples are batched.
+
+Each stratum's game is then fitted by Kernel SHAP's regression, of order 3 (with triples of
+features, :class:`~explainops.explainers.coalition_design.InteractionBasis`) where the budget has
+:data:`COALITIONS_PER_COEFFICIENT` coalitions per coefficient, else of order 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from explainops.explainers.coalition_design import (
+    InteractionBasis,
+    KernelDesign,
+    KernelSolver,
+    Seed,
+    kernel_design,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# Baseline rows beyond this share the designs: row b is in stratum b mod MAX_STRATA.
+MAX_STRATA = 32
+# The order-3 fit needs this many coalitions per coefficient (fewer: its error grows, and fits
+# that interpolate some sampled pair become common).
+COALITIONS_PER_COEFFICIENT = 2.5
+# Bound on the order-3 basis: d + C(d, 2) + C(d, 3) coefficients (up to d = 17).
+MAX_ORDER3_COEFFICIENTS = 1000
+# Bound on the entries of the order-3 coefficient operators (p x c) of all strata together.
+MAX_COEFFICIENT_ENTRIES = 40_000_000
+
+
+def fitting_order(n_features: int, num_samples: int, n_strata: int) -> int:
+    """3 where the budget and memory afford the order-3 fit, else 1 (see the module's notes).
+
+    Examples
+    --------
+    >>> from explainops.explainers.strata import fitting_order
+    >>> fitting_order(12, 2048, 10), fitting_order(12, 512, 10), fitting_order(30, 4096, 10)
+    (3, 1, 1)
+
+    """
+    size = InteractionBasis(n_features, order=3).size
+    if num_samples >= 2**n_features - 2:  # every coalition: exact at any order, 1 is cheapest
+        return 1
+    affordable = n_strata * size * num_samples <= MAX_COEFFICIENT_ENTRIES
+    enough = num_samples >= COALITIONS_PER_COEFFICIENT * size
+    return 3 if size <= MAX_ORDER3_COEFFICIENTS and affordable and enough else 1
+
+
+@dataclass(frozen=True)
+class Stratum:
+    """Baseline rows that share a design: their positions, total weight, design and solve."""
+
+    rows: IntArray
+    weight: float
+    design: KernelDesign
+    solver: KernelSolver
+
+
+def assign_strata(weights: FloatArray, n_strata: int) -> list[tuple[int, IntArray, float]]:
+    """Each stratum with weight: its number, rows (positions) and total weight; b in b mod n."""
+    assignment = np.arange(weights.shape[0]) % n_strata
+    strata = []
+    for stratum in range(n_strata):
+        rows = np.flatnonzero(assignment == stratum)
+        weight = float(weights[rows].sum())
+        if weight > 0:
+            strata.append((stratum, rows, weight))
+    return strata
+
+
+class StratifiedDesigns:
+    """The designs and solves of each stratum for one (d, budget, seed), made once, reused."""
+
+    def __init__(self, n_features: int, num_samples: int, seed: Seed) -> None:
+        self.n_features = n_features
+        self.num_samples = num_samples
+        self.seed = seed
+        self._solved: dict[tuple[int, int], tuple[KernelDesign, KernelSolver]] = {}
+
+    def design(self, stratum: int, order: int) -> tuple[KernelDesign, KernelSolver]:
+        """Stratum ``stratum``'s design (seeded by (seed, stratum)) and its solve at ``order``."""
+        key = (stratum, order)
+        if key not in self._solved:
+            seed = None if self.seed is None else (*np.atleast_1d(self.seed).tolist(), stratum)
+            design = kernel_design(
+                self.n_features, self.num_samples, seed, enumerate_singletons=True
+            )
+            self._solved[key] = (design, KernelSolver.for_design(design, order))
+        return self._solved[key]
+
+    def strata(self, weights: FloatArray, n_strata: int) -> list[Stratum]:
+        """The strata of baseline rows with ``weights`` (m,), in at most ``n_strata`` strata."""
+        groups = assign_strata(weights, min(n_strata, weights.shape[0]))
+        order = fitting_order(self.n_features, self.num_samples, len(groups))
+        result = []
+        for stratum, rows, weight in groups:
+            design, solver = self.design(stratum, order)
+            result.append(Stratum(rows, weight, design, solver))
+        return result

@@ -39,6 +39,8 @@ class ExplanationProblem:
     sample_labels: npt.NDArray[Any] | None = None
     # The model outputs (m, k) of the baseline rows, before the link (for strata of them).
     baseline_outputs: FloatArray | None = None
+    # A flat buffer the masked rows may be built in (see ValueFunction.expected_outputs).
+    scratch: npt.NDArray[Any] | None = None
 
     @property
     def n_features(self) -> int:
@@ -51,7 +53,9 @@ class ExplanationProblem:
         """link(v(S)) of shape (n, c, k) for the samples ``rows`` (a slice or positions)."""
         positions = np.arange(self.samples.values.shape[0])[rows]
         labels = positions if self.sample_labels is None else self.sample_labels[rows]
-        outputs = self.value_function.expected_outputs(self.samples.values[rows], masks, labels)
+        outputs = self.value_function.expected_outputs(
+            self.samples.values[rows], masks, labels, self.scratch
+        )
         return apply_link(outputs, self.use_logit)
 
     def explanation(

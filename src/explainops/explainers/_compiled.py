@@ -283,6 +283,16 @@ def _fill_hybrid_bits(
     from_sample = np.empty(n_features, np.uint64)  # all ones where the coalition has feature f
     sample_bits = np.empty(n_features, np.uint64)
     ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    if n_background == 1:  # one row a pair (a stratum of one baseline row): select in one pass
+        only = background[0]
+        for p in range(rows.shape[0]):
+            pair = first_pair + p
+            sample = samples[pair // n_coalitions]
+            mask = masks[pair % n_coalitions]
+            for f in range(n_features):  # branch-free: the mask bits are random
+                keep = np.uint64(0) - np.uint64(mask[f])  # all ones where the sample's value goes
+                rows[p, 0, f] = (sample[f] & keep) | (only[f] & ~keep)
+        return
     for p in range(rows.shape[0]):
         pair = first_pair + p
         sample = samples[pair // n_coalitions]

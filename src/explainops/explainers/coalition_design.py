@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 from math import ceil, comb
 
@@ -36,6 +37,10 @@ _MAX_DRAWS_PER_COALITION = 20
 _STREAM_CHUNK = 1024
 # |det(I - H_p)| below this: the fit interpolates sampled pair p (its leverage is 1).
 _INTERPOLATED = 1e-8
+# Ridge on the interaction coefficients of an order-3 fit, relative to their mean curvature
+# (0.001: 1.2x lower error at 2048 coalitions on 16 features, within 10% elsewhere; 0.01 and
+# more: higher error on every bench problem).
+INTERACTION_RIDGE = 0.001
 # A Cholesky factor of X^T W X whose diagonal spans more than this ratio: solve the KKT system.
 _WELL_CONDITIONED = 1e-7
 # Bound on the entries of a design's leave-one-pair-out operators (N x d x c).
@@ -448,7 +453,10 @@ class InteractionBasis:
 
 
 def _solve_kkt(
-    masks: BoolArray, weights: FloatArray, basis: InteractionBasis | None = None
+    masks: BoolArray,
+    weights: FloatArray,
+    basis: InteractionBasis | None = None,
+    ridge: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
     """The operator (p, c) and offset (p,) of the fit's coefficients, from Kernel SHAP's KKT system.
 
@@ -463,6 +471,12 @@ def _solve_kkt(
     size = basis.size
     weighted = x * weights[:, None]
     gram = x.T @ weighted
+    if size > masks.shape[1] and ridge > 0:
+        # a ridge on the interactions' coefficients (never on the features'): their estimates
+        # from one or two coalitions per coefficient are noisy
+        interactions = np.arange(masks.shape[1], size)
+        scale = float(np.mean(np.diag(gram)[interactions]))
+        gram[interactions, interactions] += ridge * scale
     factor: FloatArray | None
     try:
         factor = np.asarray(np.linalg.cholesky(gram), dtype=np.float64)
@@ -510,6 +524,17 @@ class PairBlocks:
     second: FloatArray
     keep: FloatArray
     determinant: FloatArray
+
+    @cached_property
+    def moves(self) -> FloatArray:
+        """[A_p's first columns; its second columns] as (2N, d): the moves of y1 and y2."""
+        return np.ascontiguousarray(np.concatenate([self.first.T, self.second.T]))
+
+    @cached_property
+    def squared_moves(self) -> FloatArray:
+        """(3N, d): the squared moves' terms in y1^2, y1 y2 and y2^2."""
+        a, b = self.first.T, self.second.T
+        return np.ascontiguousarray(np.concatenate([a**2, 2 * a * b, b**2]))
 
     @classmethod
     def of(
@@ -566,15 +591,18 @@ class KernelSolver:
     coefficient_offset: FloatArray | None = None  # (p,)
 
     @classmethod
-    def for_design(cls, design: KernelDesign, order: int = 1) -> KernelSolver:
+    def for_design(
+        cls, design: KernelDesign, order: int = 1, ridge: float = INTERACTION_RIDGE
+    ) -> KernelSolver:
         """Solve the KKT system of ``design`` once (and its jackknife when it needs one).
 
-        ``order=3`` fits triples of features too (:class:`InteractionBasis`); a design on which
-        that fit interpolates some sampled pair gets the order-1 fit instead.
+        ``order=3`` fits pairs and triples of features too (:class:`InteractionBasis`), their
+        coefficients under a ``ridge``; a design on which that fit interpolates some sampled
+        pair gets the order-1 fit instead.
         """
         n_features = design.masks.shape[1]
         basis = InteractionBasis(n_features, order) if order > 1 else None
-        coefficients, coefficient_offset = _solve_kkt(design.masks, design.weights, basis)
+        coefficients, coefficient_offset = _solve_kkt(design.masks, design.weights, basis, ridge)
         if basis is None:
             operator, offset = coefficients, coefficient_offset
             extra: dict[str, object] = {}
@@ -609,7 +637,7 @@ class KernelSolver:
             weights = design.weights.copy()
             weights[sampled] = counts[sampled] * per_draw * n_draws / (n_draws - 1)
             kept = weights > 0
-            left_out, left_out_offset = _solve_kkt(design.masks[kept], weights[kept], basis)
+            left_out, left_out_offset = _solve_kkt(design.masks[kept], weights[kept], basis, ridge)
             operators[draw][:, kept], offsets[draw] = shares @ left_out, shares @ left_out_offset
         return cls(operator, offset, pairs, operators, offsets, **extra)  # type: ignore[arg-type]
 
@@ -622,7 +650,7 @@ class KernelSolver:
     def fitted(
         self, centred_values: FloatArray, values: FloatArray, masks: BoolArray
     ) -> FloatArray:
-        """The fitted game (n, k, c) at each coalition of the design."""
+        """The fitted game (n, k, c) at each coalition of ``masks`` (c, d)."""
         if self.basis is None or self.coefficients is None or self.coefficient_offset is None:
             return np.asarray(values @ masks.T.astype(np.float64), dtype=np.float64)
         delta = values.sum(axis=-1)  # efficiency: the values add up to v(all) - v(empty)
@@ -657,13 +685,17 @@ class KernelSolver:
         if self.pairs is None or self.pairs.has_interpolated_pair:  # no jackknife affordable
             return np.full(shape, np.nan)
         pairs = self.pairs
-        a, b, keep, determinant = pairs.first, pairs.second, pairs.keep, pairs.determinant
-        residuals = centred_values - self.fitted(centred_values, values, design.masks)
-        r1, r2 = residuals[..., design.draws[:, 0]], residuals[..., design.draws[:, 1]]
+        keep, determinant = pairs.keep, pairs.determinant
+        drawn = design.draws.reshape(-1)  # the residuals are needed at the drawn coalitions only
+        residuals = centred_values[..., drawn] - self.fitted(
+            centred_values, values, design.masks[drawn]
+        )
+        r1, r2 = residuals[..., 0::2], residuals[..., 1::2]
         y1 = (keep[:, 1, 1] * r1 - keep[:, 0, 1] * r2) / determinant  # (I - H_p)^-1 r_p
         y2 = (keep[:, 0, 0] * r2 - keep[:, 1, 0] * r1) / determinant
-        total = y1 @ a.T + y2 @ b.T
-        squares = (y1**2) @ (a**2).T + 2 * (y1 * y2) @ (a * b).T + (y2**2) @ (b**2).T
+        # sum over draws of t_p = a_p y1 + b_p y2, and of t_p^2, each as one product
+        total = np.concatenate([y1, y2], axis=-1) @ pairs.moves
+        squares = np.concatenate([y1**2, y1 * y2, y2**2], axis=-1) @ pairs.squared_moves
         variance = (squares - total**2 / n_draws) / (n_draws - 1)
         return np.asarray(np.sqrt(n_draws * np.maximum(variance, 0.0)), dtype=np.float64)
 

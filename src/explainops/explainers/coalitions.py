@@ -94,10 +94,14 @@ class ValueFunction:
         samples: npt.NDArray[Any],
         masks: BoolArray,
         sample_labels: npt.NDArray[Any] | None = None,
+        scratch: npt.NDArray[Any] | None = None,
     ) -> FloatArray:
         """Return (n, c, k): for each sample and coalition mask, the weighted mean model output.
 
         ``sample_labels`` name the samples in ``MODEL_CALL_ROWS`` (default: 0 .. n - 1).
+        ``scratch``, a flat array of the samples' dtype, holds the masked rows when it is large
+        enough: callers that evaluate many small baselines in turn (strata) reuse one buffer
+        instead of faulting in fresh pages for each.
         """
         n_samples, n_coalitions = samples.shape[0], masks.shape[0]
         labels = np.arange(n_samples) if sample_labels is None else sample_labels
@@ -105,9 +109,12 @@ class ValueFunction:
         n_background, n_features = background.shape
         pairs_per_call = max(1, self.batch_size // n_background)
         total_pairs = n_samples * n_coalitions
-        buffer = np.empty(
-            (min(pairs_per_call, total_pairs), n_background, n_features), samples.dtype
-        )
+        shape = (min(pairs_per_call, total_pairs), n_background, n_features)
+        size = shape[0] * shape[1] * shape[2]
+        if scratch is not None and scratch.dtype == samples.dtype and scratch.size >= size:
+            buffer = scratch[:size].reshape(shape)
+        else:
+            buffer = np.empty(shape, samples.dtype)
         result: FloatArray | None = None
         for start in range(0, total_pairs, pairs_per_call):
             pair_index = np.arange(start, min(start + pairs_per_call, total_pairs))

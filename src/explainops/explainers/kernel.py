@@ -125,7 +125,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         ``"stratified"`` (:mod:`explainops.explainers.strata`): every baseline row (up to 32
         strata) gets its own seeded design of ``num_samples`` coalitions, sizes 1 and d - 1
         enumerated when they fit, and a fit with pairs and triples of features where the
-        budget has 2.5 coalitions per coefficient: the same model evaluations as ``"kernel"``,
+        budget has 1.5 coalitions per coefficient: the same model evaluations as ``"kernel"``,
         with lower error on every bench problem (docs/benchmarks.md). With ``use_logit`` the link
         is taken of the mean over all rows, so there is one stratum.
         ``"kernel"``: one design shared by every baseline row, the regression of shap's
@@ -285,8 +285,10 @@ class KernelExplainer(ModelAgnosticExplainer):
         weights = np.array([stratum.weight for stratum in strata])
         estimates: list[FloatArray] = []
         variances = np.zeros((*problem.predictions.shape, problem.n_features))
+        rows_per_call = max(1, problem.value_function.batch_size)
+        scratch = np.empty(rows_per_call * problem.n_features, problem.samples.values.dtype)
         for stratum in strata:
-            part = self._stratum_problem(problem, stratum, outputs)
+            part = replace(self._stratum_problem(problem, stratum, outputs), scratch=scratch)
             stratum_values, errors = self._solve_in_chunks(part, stratum.design, stratum.solver)
             estimates.append(stratum_values)
             variances += (stratum.weight * errors) ** 2

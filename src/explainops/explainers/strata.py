@@ -39,7 +39,7 @@ MAX_STRATA = 32
 # The order-3 fit needs this many coalitions per coefficient (at 0.7 its error on 16 features
 # was 1.4x that of order 1; from 1.5 up it was lower on every bench problem).
 COALITIONS_PER_COEFFICIENT = 1.5
-# Bound on the order-3 basis: d + C(d, 2) + C(d, 3) coefficients (up to d = 17).
+# Bound on the order-3 basis: d + C(d, 2) + C(d, 3) coefficients (up to d = 18).
 MAX_ORDER3_COEFFICIENTS = 1000
 # Bound on the entries of the order-3 coefficient operators (p x c) of all strata together.
 MAX_COEFFICIENT_ENTRIES = 40_000_000

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import walkthroughs
 
 
 def run_walkthrough(script: str, tmp_path: Path) -> str:
-    """Run examples/clarify/``script`` in a copy of demo/ and examples/; its standard output."""
-    for name in ("demo", "examples"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # The script's own registry (./mlruns of the copy), never this session's.
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("MLFLOW_TRACKING", "MLFLOW_REGISTRY"))
-    } | {"BIN": str(Path(sys.executable).parent), "PORT": str(port)}
-    done = subprocess.run(
-        ["bash", f"examples/clarify/{script}"],
-        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=400,
-    )  # fmt: skip
+    """Run examples/clarify/``script`` in a copy of demo/ and examples/; its output."""
+    done = walkthroughs.run_walkthrough(script, tmp_path)
     assert done.returncode == 0, f"{script} succeeds: {done.stderr[-3000:]}"
     return done.stdout + done.stderr
 

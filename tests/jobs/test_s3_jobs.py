@@ -8,11 +8,6 @@ the same, deterministic, and the bytes read are the same, so they are equal to t
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +25,7 @@ from explainops.testing.model_server import ModelServer
 
 from ..conftest import RegistryFixture
 from ..s3_server import S3Bucket
+from ..walkthroughs import run_walkthrough
 
 pytestmark = pytest.mark.slow
 
@@ -329,24 +325,16 @@ def test_clarify_reads_config_data_baseline_and_model_from_s3_and_writes_there(
 
 
 def test_the_committed_s3_walkthrough_runs_against_a_local_server(tmp_path: Path) -> None:
-    # given a copy of the walk-through's files, and a free port for its S3 server
-    root = Path(__file__).resolve().parents[2]
-    for name in ("demo", "examples"):
-        shutil.copytree(root / name, tmp_path / name)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # The script's own registry (./mlruns) and AWS settings, never this session's.
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "MLFLOW_TRACKING", "MLFLOW_REGISTRY"))
-    } | {"BIN": str(Path(sys.executable).parent), "S3_PORT": str(port)}
+    # given a copy of the walk-through's files, a free port for its S3 server, and its own
+    # registry (./mlruns) and AWS settings, never this session's
     # when examples/clarify/s3_walkthrough.sh runs
-    done = subprocess.run(
-        ["bash", "examples/clarify/s3_walkthrough.sh"],
-        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = run_walkthrough(
+        "s3_walkthrough.sh",
+        tmp_path,
+        port_variable="S3_PORT",
+        isolated=("AWS_", "MLFLOW_TRACKING", "MLFLOW_REGISTRY"),
+        timeout=300,
+    )
     # then it lists both outputs on S3 and prints the analysis
     assert done.returncode == 0, f"the walk-through succeeds: {done.stderr[-2000:]}"
     bucket = "s3://explainops-walkthrough/clarify/out"

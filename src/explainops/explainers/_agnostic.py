@@ -34,11 +34,11 @@ class ExplanationProblem:
     predictions: FloatArray
     output_names: tuple[str, ...]
     use_logit: bool
+    # The model outputs (m, k) of the baseline rows, before the link (for strata of them).
+    baseline_outputs: FloatArray
     # Each sample's label (its index in a DataFrame of samples, else its position), so that a
     # failing model call can name the samples it was about.
     sample_labels: npt.NDArray[Any] | None = None
-    # The model outputs (m, k) of the baseline rows, before the link (for strata of them).
-    baseline_outputs: FloatArray | None = None
     # A flat buffer the masked rows may be built in (see ValueFunction.expected_outputs).
     scratch: npt.NDArray[Any] | None = None
 

@@ -11,7 +11,7 @@ a superset of the previous round's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import combinations
 from math import ceil, comb
@@ -440,6 +440,12 @@ class InteractionBasis:
             axis=1,
         )
 
+    def values_from(self, coefficients: FloatArray) -> FloatArray:
+        """The Shapley values of the fitted game, from its coefficients (p, ...) to (d, ...)."""
+        if self.order < 3:
+            return coefficients
+        return np.asarray(self.to_values() @ coefficients, dtype=np.float64)
+
     def to_values(self) -> FloatArray:
         """The map (d, p) from the fitted game's coefficients to its Shapley values."""
         shares = np.zeros((self.n_features, self.size))
@@ -454,10 +460,7 @@ class InteractionBasis:
 
 
 def _solve_kkt(
-    masks: BoolArray,
-    weights: FloatArray,
-    basis: InteractionBasis | None = None,
-    ridge: float = 0.0,
+    masks: BoolArray, weights: FloatArray, basis: InteractionBasis, ridge: float = 0.0
 ) -> tuple[FloatArray, FloatArray]:
     """The operator (p, c) and offset (p,) of the fit's coefficients, from Kernel SHAP's KKT system.
 
@@ -467,7 +470,6 @@ def _solve_kkt(
     factor); otherwise (a design that leaves some coefficient undetermined) the minimum-norm
     solution of the whole KKT system is taken.
     """
-    basis = basis or InteractionBasis(masks.shape[1])
     x = basis.columns(masks)
     size = basis.size
     weighted = x * weights[:, None]
@@ -612,37 +614,34 @@ class KernelSolver:
         coefficients under a ``ridge``; a design on which that fit interpolates some sampled
         pair gets the order-1 fit instead.
         """
-        n_features = design.masks.shape[1]
-        basis = InteractionBasis(n_features, order) if order > 1 else None
+        basis = InteractionBasis(design.masks.shape[1], order)
         coefficients, coefficient_offset = _solve_kkt(design.masks, design.weights, basis, ridge)
-        if basis is None:
-            operator, offset = coefficients, coefficient_offset
-            extra: dict[str, object] = {}
-        else:
-            shares = basis.to_values()
-            operator, offset = shares @ coefficients, shares @ coefficient_offset
-            extra = {
-                "basis": basis,
-                "coefficients": coefficients,
-                "coefficient_offset": coefficient_offset,
-            }
+        interacting = order > 1  # of order 1 the coefficients are the values: no second copy
+        solver = cls(
+            basis.values_from(coefficients),
+            basis.values_from(coefficient_offset),
+            basis=basis if interacting else None,
+            coefficients=coefficients if interacting else None,
+            coefficient_offset=coefficient_offset if interacting else None,
+        )
         n_draws = design.draws.shape[0]
         if n_draws < 2:
-            return cls(operator, offset, **extra)  # type: ignore[arg-type]
-        columns = (basis or InteractionBasis(n_features)).columns(design.masks)
-        pairs = PairBlocks.of(operator, coefficients, columns, design)
-        if basis is not None and pairs.has_interpolated_pair:
+            return solver
+        pairs = PairBlocks.of(solver.operator, coefficients, basis.columns(design.masks), design)
+        if interacting and pairs.has_interpolated_pair:
             # its exact jackknife would cost a solve of the larger system per pair
             return cls.for_design(design)
-        if not pairs.has_interpolated_pair or n_draws * operator.size > _MAX_JACKKNIFE_ENTRIES:
+        if (
+            not pairs.has_interpolated_pair
+            or n_draws * solver.operator.size > _MAX_JACKKNIFE_ENTRIES
+        ):
             # no interpolated pair: the closed form serves; one, but the jackknife is too large
             # to hold: standard_errors reports the spread as unknown (NaN)
-            return cls(operator, offset, pairs, **extra)  # type: ignore[arg-type]
+            return replace(solver, pairs=pairs)
         sampled = design.counts > 0
         per_draw = design.weights[sampled] / design.counts[sampled]  # the same for every draw
-        shares = (basis or InteractionBasis(n_features)).to_values()
-        operators = np.zeros((n_draws, *operator.shape))
-        offsets = np.zeros((n_draws, offset.shape[0]))
+        operators = np.zeros((n_draws, *solver.operator.shape))
+        offsets = np.zeros((n_draws, solver.offset.shape[0]))
         for draw in range(n_draws):
             counts = design.counts.copy()
             np.subtract.at(counts, design.draws[draw], 1.0)
@@ -650,8 +649,11 @@ class KernelSolver:
             weights[sampled] = counts[sampled] * per_draw * n_draws / (n_draws - 1)
             kept = weights > 0
             left_out, left_out_offset = _solve_kkt(design.masks[kept], weights[kept], basis, ridge)
-            operators[draw][:, kept], offsets[draw] = shares @ left_out, shares @ left_out_offset
-        return cls(operator, offset, pairs, operators, offsets, **extra)  # type: ignore[arg-type]
+            operators[draw][:, kept] = basis.values_from(left_out)
+            offsets[draw] = basis.values_from(left_out_offset)
+        return replace(
+            solver, pairs=pairs, jackknife_operators=operators, jackknife_offsets=offsets
+        )
 
     def solve(self, centred_values: FloatArray, delta: FloatArray) -> FloatArray:
         """SHAP values (n, k, d) from centred coalition values (n, k, c) and delta (n, k)."""

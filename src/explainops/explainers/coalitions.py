@@ -85,10 +85,6 @@ class ValueFunction:
         """The model outputs (m, k) of the baseline rows."""
         return self.predict(self.baseline.table.values)
 
-    def expected_baseline_output(self) -> FloatArray:
-        """Weighted mean (k,) of the model outputs over the baseline rows: v(empty coalition)."""
-        return np.asarray(self.baseline.weights @ self.baseline_outputs(), dtype=np.float64)
-
     def expected_outputs(
         self,
         samples: npt.NDArray[Any],

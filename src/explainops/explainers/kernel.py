@@ -277,18 +277,13 @@ class KernelExplainer(ModelAgnosticExplainer):
         strata = self.strata_for(problem.n_features, baseline.weights, problem.use_logit)
         if len(strata) == 1:
             return self._solve_in_chunks(problem, strata[0].design, strata[0].solver)
-        outputs = (
-            problem.baseline_outputs
-            if problem.baseline_outputs is not None
-            else problem.value_function.baseline_outputs()
-        )
         weights = np.array([stratum.weight for stratum in strata])
         estimates: list[FloatArray] = []
         variances = np.zeros((*problem.predictions.shape, problem.n_features))
         rows_per_call = max(1, problem.value_function.batch_size)
         scratch = np.empty(rows_per_call * problem.n_features, problem.samples.values.dtype)
         for stratum in strata:
-            part = replace(self._stratum_problem(problem, stratum, outputs), scratch=scratch)
+            part = replace(self._stratum_problem(problem, stratum), scratch=scratch)
             stratum_values, errors = self._solve_in_chunks(part, stratum.design, stratum.solver)
             estimates.append(stratum_values)
             variances += (stratum.weight * errors) ** 2
@@ -301,9 +296,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         return values, np.sqrt(variances)
 
     @staticmethod
-    def _stratum_problem(
-        problem: ExplanationProblem, stratum: Stratum, outputs: FloatArray
-    ) -> ExplanationProblem:
+    def _stratum_problem(problem: ExplanationProblem, stratum: Stratum) -> ExplanationProblem:
         """``problem`` against the stratum's rows alone (weights renormalised), no link."""
         baseline = problem.value_function.baseline
         table = baseline.table
@@ -314,8 +307,14 @@ class KernelExplainer(ModelAgnosticExplainer):
             Baseline(rows, weights),
             problem.value_function.batch_size,
         )
-        base_values = apply_link(weights @ outputs[stratum.rows], problem.use_logit)
-        return replace(problem, value_function=value_function, base_values=base_values)
+        outputs = problem.baseline_outputs[stratum.rows]
+        base_values = apply_link(weights @ outputs, problem.use_logit)
+        return replace(
+            problem,
+            value_function=value_function,
+            base_values=base_values,
+            baseline_outputs=outputs,
+        )
 
     def adaptive_designs_for(self, n_features: int) -> AdaptiveDesigns:
         """The nested designs of ``num_samples="auto"`` for ``n_features`` features."""
@@ -370,10 +369,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         )
 
     def _solve_in_chunks(
-        self,
-        problem: ExplanationProblem,
-        design: KernelDesign,
-        solver: KernelSolver,
+        self, problem: ExplanationProblem, design: KernelDesign, solver: KernelSolver
     ) -> tuple[FloatArray, FloatArray]:
         """Values and standard errors (n, k, d), a bounded block of samples at a time."""
         n_samples, n_outputs = problem.predictions.shape

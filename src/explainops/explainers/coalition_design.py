@@ -539,16 +539,15 @@ class PairBlocks:
     determinant: FloatArray
 
     @cached_property
-    def moves(self) -> npt.NDArray[np.float32]:
+    def moves(self) -> FloatArray:
         """[A_p's first columns; its second columns] as (2N, d): the moves of y1 and y2."""
-        moves = np.concatenate([self.first.T, self.second.T])
-        return np.ascontiguousarray(moves, dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate([self.first.T, self.second.T]))
 
     @cached_property
-    def squared_moves(self) -> npt.NDArray[np.float32]:
+    def squared_moves(self) -> FloatArray:
         """(3N, d): the squared moves' terms in y1^2, y1 y2 and y2^2."""
         a, b = self.first.T, self.second.T
-        return np.ascontiguousarray(np.concatenate([a**2, 2 * a * b, b**2]), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate([a**2, 2 * a * b, b**2]))
 
     @classmethod
     def of(
@@ -709,13 +708,10 @@ class KernelSolver:
         r1, r2 = residuals[..., 0::2], residuals[..., 1::2]
         y1 = (keep[:, 1, 1] * r1 - keep[:, 0, 1] * r2) / determinant  # (I - H_p)^-1 r_p
         y2 = (keep[:, 0, 0] * r2 - keep[:, 1, 0] * r1) / determinant
-        # sum over draws of t_p = a_p y1 + b_p y2, and of t_p^2, each as one product; in single
-        # precision, which halves the cost of the products and is ample for an error estimate
-        # (7 digits; the moves average near zero, so the difference below loses none of them)
-        moving = np.concatenate([y1, y2], axis=-1).astype(np.float32)
-        total = _rows_times(moving, pairs.moves).astype(np.float64)
-        squaring = np.concatenate([y1**2, y1 * y2, y2**2], axis=-1).astype(np.float32)
-        squares = _rows_times(squaring, pairs.squared_moves).astype(np.float64)
+        # sum over draws of t_p = a_p y1 + b_p y2, and of t_p^2, each as one product (in double
+        # precision: the engines' tests compare errors computed on other thread counts to 1e-12)
+        total = _rows_times(np.concatenate([y1, y2], axis=-1), pairs.moves)
+        squares = _rows_times(np.concatenate([y1**2, y1 * y2, y2**2], axis=-1), pairs.squared_moves)
         variance = (squares - total**2 / n_draws) / (n_draws - 1)
         return np.asarray(np.sqrt(n_draws * np.maximum(variance, 0.0)), dtype=np.float64)
 

@@ -75,7 +75,8 @@ def test_adjusted_estimate_is_exact_at_full_budget_and_independent_of_batching()
 
 def test_adjusted_estimator_settings_are_checked() -> None:
     with pytest.raises(
-        ExplainerError, match="estimator must be one of 'stratified', 'kernel', 'adjusted'"
+        ExplainerError,
+        match="estimator must be one of 'stratified', 'stratified_plain', 'kernel', 'adjusted'",
     ):
         KernelExplainer(np.zeros((1, 2)), estimator="fancy")  # type: ignore[arg-type]
     with pytest.raises(ExplainerError, match="num_samples: auto works with estimator 'kernel'"):

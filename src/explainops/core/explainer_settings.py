@@ -90,15 +90,17 @@ class KernelBudget(Component):
     until every value's standard error is below ``target_stderr`` (required, in the explained
     output's units) or ``max_samples`` coalitions (default min(2d + 8192, 2^d - 2)).
     ``estimator`` (default ``stratified`` for a number of coalitions, ``kernel`` with ``auto``):
-    ``stratified``, a design of its own for each baseline row (lower error at the same model
-    calls); ``kernel``, one design shared by every baseline row (shap's and Clarify's numbers);
+    ``stratified``, a design of its own for each baseline row and a single-index control
+    variate (lower error at the same model calls); ``stratified_plain``, the same without the
+    control (less computing of its own, for models cheaper than it); ``kernel``, one design
+    shared by every baseline row (shap's and Clarify's numbers);
     ``adjusted``, regression-adjusted Kernel SHAP (a tree surrogate per row).
     """
 
     num_samples: Annotated[int, pydantic.Field(ge=1)] | Literal["auto"] | None = None
     target_stderr: Annotated[float, pydantic.Field(gt=0)] | None = None
     max_samples: Annotated[int, pydantic.Field(ge=1)] | None = None
-    estimator: Literal["stratified", "kernel", "adjusted"] | None = None
+    estimator: Literal["stratified", "stratified_plain", "kernel", "adjusted"] | None = None
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> KernelBudget:

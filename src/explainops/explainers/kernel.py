@@ -31,6 +31,7 @@ from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE, ValueFunction
 from explainops.explainers.explanation import Explanation
 from explainops.explainers.inputs import FeatureTable, PredictFunction
 from explainops.explainers.link import apply_link
+from explainops.explainers.single_index import SingleIndexControl
 from explainops.explainers.strata import MAX_STRATA, StratifiedDesigns, Stratum
 from explainops.explainers.surrogate import adjusted_estimate
 
@@ -45,8 +46,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-Estimator = Literal["stratified", "kernel", "adjusted"]
-ESTIMATORS: tuple[str, ...] = ("stratified", "kernel", "adjusted")
+Estimator = Literal["stratified", "stratified_plain", "kernel", "adjusted"]
+ESTIMATORS: tuple[str, ...] = ("stratified", "stratified_plain", "kernel", "adjusted")
 
 # Fewer sampled pairs than this in a stratum: the stratified estimate's errors are unknown (NaN).
 MIN_PAIRS_FOR_ERRORS = 4
@@ -254,7 +255,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         problem = self.problem(model, samples)
         if self.num_samples == "auto":
             return self._explain_adaptively(problem)
-        if self.estimator == "stratified":
+        if self.estimator in ("stratified", "stratified_plain"):
             return problem.explanation(*self._solve_stratified(problem))
         design, solver = self._design_and_solver(problem.n_features)
         values, errors = self._solve_in_chunks(problem, design, solver)
@@ -269,14 +270,16 @@ class KernelExplainer(ModelAgnosticExplainer):
         # all strata would have the same design: one stratum, the whole baseline
         exact = self._budget(n_features) >= 2**n_features - 2
         n_strata = 1 if use_logit or exact else MAX_STRATA
-        return self._stratified[n_features].strata(weights, n_strata)
+        controlled = self.estimator == "stratified"
+        return self._stratified[n_features].strata(weights, n_strata, controlled)
 
     def _solve_stratified(self, problem: ExplanationProblem) -> tuple[FloatArray, FloatArray]:
         """The weighted mean of each stratum's values; their variances add, squared weights."""
         baseline = problem.value_function.baseline
         strata = self.strata_for(problem.n_features, baseline.weights, problem.use_logit)
         if len(strata) == 1:
-            return self._solve_in_chunks(problem, strata[0].design, strata[0].solver)
+            only = strata[0]
+            return self._solve_in_chunks(problem, only.design, only.solver, only.control)
         weights = np.array([stratum.weight for stratum in strata])
         estimates: list[FloatArray] = []
         variances = np.zeros((*problem.predictions.shape, problem.n_features))
@@ -284,7 +287,9 @@ class KernelExplainer(ModelAgnosticExplainer):
         scratch = np.empty(rows_per_call * problem.n_features, problem.samples.values.dtype)
         for stratum in strata:
             part = replace(self._stratum_problem(problem, stratum), scratch=scratch)
-            stratum_values, errors = self._solve_in_chunks(part, stratum.design, stratum.solver)
+            stratum_values, errors = self._solve_in_chunks(
+                part, stratum.design, stratum.solver, stratum.control
+            )
             estimates.append(stratum_values)
             variances += (stratum.weight * errors) ** 2
         values = np.einsum("g,gnkd->nkd", weights, np.stack(estimates))
@@ -369,7 +374,11 @@ class KernelExplainer(ModelAgnosticExplainer):
         )
 
     def _solve_in_chunks(
-        self, problem: ExplanationProblem, design: KernelDesign, solver: KernelSolver
+        self,
+        problem: ExplanationProblem,
+        design: KernelDesign,
+        solver: KernelSolver,
+        control: SingleIndexControl | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Values and standard errors (n, k, d), a bounded block of samples at a time."""
         n_samples, n_outputs = problem.predictions.shape
@@ -379,11 +388,18 @@ class KernelExplainer(ModelAgnosticExplainer):
         if design.masks.shape[0] == 0:
             values[...] = delta[..., None] * solver.offset
             return values, errors
-        chunk = max(1, MAX_VALUES_IN_MEMORY // (design.masks.shape[0] * n_outputs))
+        # the control's fits hold a few arrays of each power's columns: a smaller block
+        per_sample = design.masks.shape[0] * n_outputs * (4 if control is not None else 1)
+        chunk = max(1, MAX_VALUES_IN_MEMORY // per_sample)
         for start in range(0, n_samples, chunk):
             stop = min(start + chunk, n_samples)
             linked = problem.linked_outputs_at(slice(start, stop), design.masks)
             centred = np.moveaxis(linked, 1, 2) - problem.base_values[None, :, None]
+            if control is not None:
+                values[start:stop], errors[start:stop] = control.estimate(
+                    centred, delta[start:stop]
+                )
+                continue
             if self.estimator == "adjusted":
                 values[start:stop], errors[start:stop] = adjusted_estimate(
                     centred, delta[start:stop], design, solver, self.seed

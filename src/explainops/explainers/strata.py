@@ -30,6 +30,7 @@ from explainops.explainers.coalition_design import (
     Seed,
     kernel_design,
 )
+from explainops.explainers.single_index import SingleIndexControl
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -71,6 +72,7 @@ class Stratum:
     weight: float
     design: KernelDesign
     solver: KernelSolver
+    control: SingleIndexControl | None = None  # of an order-1 fit with enough sampled pairs
 
 
 def assign_strata(weights: FloatArray, n_strata: int) -> list[tuple[int, IntArray, float]]:
@@ -93,6 +95,14 @@ class StratifiedDesigns:
         self.num_samples = num_samples
         self.seed = seed
         self._solved: dict[tuple[int, int], tuple[KernelDesign, KernelSolver]] = {}
+        self._controls: dict[tuple[int, int], SingleIndexControl | None] = {}
+
+    def control(self, stratum: int, order: int) -> SingleIndexControl | None:
+        """The single-index control of the stratum's fit at ``order`` (None where it has none)."""
+        key = (stratum, order)
+        if key not in self._controls:
+            self._controls[key] = SingleIndexControl.for_design(*self.design(stratum, order))
+        return self._controls[key]
 
     def design(self, stratum: int, order: int) -> tuple[KernelDesign, KernelSolver]:
         """Stratum ``stratum``'s design (seeded by (seed, stratum)) and its solve at ``order``."""
@@ -105,12 +115,16 @@ class StratifiedDesigns:
             self._solved[key] = (design, KernelSolver.for_design(design, order))
         return self._solved[key]
 
-    def strata(self, weights: FloatArray, n_strata: int) -> list[Stratum]:
-        """The strata of baseline rows with ``weights`` (m,), in at most ``n_strata`` strata."""
+    def strata(self, weights: FloatArray, n_strata: int, controlled: bool = True) -> list[Stratum]:
+        """The strata of baseline rows with ``weights`` (m,), in at most ``n_strata`` strata.
+
+        ``controlled``: with the single-index control of each order-1 stratum that affords one.
+        """
         groups = assign_strata(weights, min(n_strata, weights.shape[0]))
         order = fitting_order(self.n_features, self.num_samples, len(groups))
         result = []
         for stratum, rows, weight in groups:
             design, solver = self.design(stratum, order)
-            result.append(Stratum(rows, weight, design, solver))
+            control = self.control(stratum, order) if controlled else None
+            result.append(Stratum(rows, weight, design, solver, control))
         return result

@@ -5,14 +5,16 @@ What it measures (one run prints everything side by side):
 * Kernel section, on sklearn's breast-cancer data (30 features), 10 background rows and 100
   explained rows, for a logistic-regression pipeline and a gradient-boosting classifier, both
   explaining ``predict_proba(rows)[:, 1]``, at 200 and 2048 coalitions per row:
-  - our ``KernelExplainer`` time and shap's ``KernelExplainer`` time (``l1_reg=False``);
+  - our ``KernelExplainer`` time, with the default estimator (``stratified``) and without its
+    single-index control (``stratified_plain``), and shap's ``KernelExplainer`` time
+    (``l1_reg=False``);
   - the time of pure prediction on the very rows our explainer sends to the model (recorded
     from one explanation: n_explained x num_samples x n_background masked rows plus the
     explained and background rows, in the explainer's own model calls, each read from one
     reused buffer as the explainer's are): ours / predict is the explainer's overhead over the
     model itself;
   - RMSE of ours and of shap against a reference: our shared-design Kernel SHAP
-    (``estimator="kernel"``, not the default stratified estimator being timed) at 60,000
+    (``estimator="kernel"``, not the stratified estimators being timed) at 60,000
     coalitions with another seed, whose own standard error is printed to show it is far below
     the RMSEs. The accuracy against exact values is ``bench/kernel_accuracy.py``'s.
 * Tree section: interventional TreeSHAP of the raw output on 1000 rows and 100 background rows,
@@ -68,6 +70,9 @@ EXACT_FEATURES = 12
 EXACT_BACKGROUND = 20
 EXACT_ROWS = 10
 
+# Our default, and the same strata without the single-index control (less computing of its own).
+TIMED_ESTIMATORS = ("stratified", "stratified_plain")
+
 TARGET_OVERHEAD = 1.2
 TARGET_KERNEL_SPEEDUP = 15.0
 TARGET_TREE_SPEEDUP = 4.0
@@ -79,6 +84,7 @@ class Row:
 
     section: str
     model: str
+    estimator: str | None
     num_samples: int | None
     ours_s: float
     shap_s: float
@@ -159,7 +165,7 @@ def shap_kernel(f: PredictFn, background: FloatArray, rows: FloatArray, budget: 
 
 
 def recorded_calls(
-    f: PredictFn, background: FloatArray, rows: FloatArray, budget: int
+    f: PredictFn, background: FloatArray, rows: FloatArray, budget: int, estimator: str
 ) -> list[FloatArray]:
     """The batches of rows our KernelExplainer passes to the model for ``rows``, as copies."""
     calls: list[FloatArray] = []
@@ -168,7 +174,12 @@ def recorded_calls(
         calls.append(np.array(batch, copy=True))
         return f(batch)
 
-    KernelExplainer(background, num_samples=budget, seed=0).explain(recording, rows)
+    KernelExplainer(
+        background,
+        num_samples=budget,
+        seed=0,
+        estimator=estimator,  # type: ignore[arg-type]
+    ).explain(recording, rows)
     return calls
 
 
@@ -223,29 +234,35 @@ def reference_values(f: PredictFn, background: FloatArray, rows: FloatArray) -> 
 
 def kernel_row(
     name: str, f: PredictFn, background: FloatArray, rows: FloatArray,
-    budget: int, reference: Reference,
+    budget: int, reference: Reference, estimator: str,
 ) -> tuple[Row, str]:  # fmt: skip
-    """Time and score ours and shap on one model and budget; also a detail line."""
+    """Time and score ours (with ``estimator``) and shap on one model and budget; a detail."""
     # As a job does: one explainer, whose designs (one per baseline row, each solved once) are
     # made by its first call and reused by every later batch; the first call's time is printed.
-    explainer = KernelExplainer(background, num_samples=budget, seed=0)
+    explainer = KernelExplainer(
+        background,
+        num_samples=budget,
+        seed=0,
+        estimator=estimator,  # type: ignore[arg-type]
+    )
     start = time.perf_counter()
     ours_kernel(explainer, f, rows[:2])
     setup_s = time.perf_counter() - start
     shap_kernel(f, background, rows[:2], budget)
     ours_s, ours = best_time(lambda: ours_kernel(explainer, f, rows))
     shap_s, theirs = best_time(lambda: shap_kernel(f, background, rows, budget))
-    calls = recorded_calls(f, background, rows, budget)
+    calls = recorded_calls(f, background, rows, budget, estimator)
     n_rows = sum(batch.shape[0] for batch in calls)
     predict_s = predict_time(f, calls)
     del calls
     row = Row(
-        "kernel", name, budget, ours_s, shap_s, predict_s,
+        "kernel", name, estimator, budget, ours_s, shap_s, predict_s,
         rmse(ours, reference.values), rmse(theirs, reference.values),
     )  # fmt: skip
     detail = (
-        f"{name}, {budget} samples: the model alone on the explainer's {n_rows:,} rows; the "
-        f"explainer's first call (its designs made and solved, 2 rows explained) {setup_s:.3f} s"
+        f"{name}, {estimator}, {budget} samples: the model alone on the explainer's {n_rows:,} "
+        "rows; the explainer's first call (its designs made and solved, 2 rows explained) "
+        f"{setup_s:.3f} s"
     )
     return row, detail
 
@@ -264,9 +281,10 @@ def kernel_section(
             f"mean {reference.mean_se:.2e}, rms {reference.rms_se:.2e}"
         )
         for budget in BUDGETS:
-            row, detail = kernel_row(name, f, background, rows, budget, reference)
-            results.append(row)
-            details.append(detail)
+            for estimator in TIMED_ESTIMATORS:
+                row, detail = kernel_row(name, f, background, rows, budget, reference, estimator)
+                results.append(row)
+                details.append(detail)
     return results, details
 
 
@@ -294,7 +312,7 @@ def tree_row(name: str, model: Any, background: FloatArray, rows: FloatArray) ->
     shap_tree(model, background, rows[:2])
     ours_s, ours = best_time(lambda: ours_tree(model, background, rows))
     shap_s, theirs = best_time(lambda: shap_tree(model, background, rows))
-    return Row("tree", name, None, ours_s, shap_s), max_abs(ours, theirs)
+    return Row("tree", name, None, None, ours_s, shap_s), max_abs(ours, theirs)
 
 
 def exact_check(data: FloatArray, target: npt.NDArray[Any], rng: np.random.Generator) -> list[str]:
@@ -333,7 +351,8 @@ def tree_section(
 # ------------------------------------------------------------------------------------ Output
 
 COLUMNS = (
-    ("section", 7, "s"), ("model", 18, "s"), ("num_samples", 11, "d"), ("ours_s", 8, ".3f"),
+    ("section", 7, "s"), ("model", 18, "s"), ("estimator", 16, "s"), ("num_samples", 11, "d"),
+    ("ours_s", 8, ".3f"),
     ("shap_s", 8, ".3f"), ("predict_s", 9, ".3f"), ("ours/predict", 12, ".2f"),
     ("shap/ours", 9, ".1f"), ("rmse_ours", 9, ".2e"), ("rmse_shap", 9, ".2e"),
 )  # fmt: skip
@@ -342,8 +361,8 @@ COLUMNS = (
 def format_row(row: Row) -> str:
     """One aligned line of the table."""
     cells = (
-        row.section, row.model, row.num_samples, row.ours_s, row.shap_s, row.predict_s,
-        row.overhead, row.speedup, row.rmse_ours, row.rmse_shap,
+        row.section, row.model, row.estimator, row.num_samples, row.ours_s, row.shap_s,
+        row.predict_s, row.overhead, row.speedup, row.rmse_ours, row.rmse_shap,
     )  # fmt: skip
     parts = []
     for (_, width, spec), cell in zip(COLUMNS, cells, strict=True):
@@ -372,7 +391,7 @@ def target_lines(kernel: list[Row], tree: list[Row], tree_diffs: dict[str, float
     """One line per target, with the measured number and PASS/FAIL."""
     lines = []
     for row in kernel:
-        label = f"{row.model}, {row.num_samples}"
+        label = f"{row.model}, {row.estimator}, {row.num_samples}"
         overhead, rmse_ours, rmse_shap = row.overhead or 0.0, row.rmse_ours, row.rmse_shap
         assert rmse_ours is not None and rmse_shap is not None
         lines.append(

@@ -144,27 +144,39 @@ class ControlGame:
     def at(self, masks: FloatArray) -> FloatArray:
         """The game at each coalition of ``masks`` (c, d): (n, k, c)."""
         index = _rows_times(self.beta, masks.T) + self.shift[..., None]
-        columns = _powers(index, self.shift[..., None])
-        return np.asarray(np.einsum("pnkc,nkp->nkc", columns, self.coefficients), np.float64)
+        return _combine(_powers(index, self.shift[..., None]), self.coefficients)
 
     @property
     def full(self) -> FloatArray:
         """g(all) - g(empty) = g(all): (n, k)."""
         index = self.beta.sum(axis=-1) + self.shift
-        columns = _powers(index, self.shift)
-        return np.asarray(np.einsum("pnk,nkp->nk", columns, self.coefficients), np.float64)
+        return _combine(_powers(index, self.shift), self.coefficients)
 
     def values(self) -> FloatArray:
         """The game's exact Shapley values (n, k, d)."""
         values = power_values(self.beta, self.shift)
-        return np.asarray(np.einsum("pnkd,nkp->nkd", values, self.coefficients), np.float64)
+        return _combine(values, self.coefficients)
 
 
 def _powers(index: FloatArray, shift: FloatArray) -> FloatArray:
-    """(P, ...) the columns (index^p - shift^p) of each power p."""
-    index_powers = _integer_powers(index, max(POWERS))
-    shift_powers = _integer_powers(shift, max(POWERS))
-    return np.stack([index_powers[power] - shift_powers[power] for power in POWERS])
+    """(P, ...) the columns (index^p - shift^p) of each power p (3, 5, ...: a square apart)."""
+    square = index * index
+    columns = np.empty((len(POWERS), *index.shape))
+    np.multiply(index, square, out=columns[0])
+    for position in range(1, len(POWERS)):
+        np.multiply(columns[position - 1], square, out=columns[position])
+    for position, power in enumerate(POWERS):
+        columns[position] -= shift**power
+    return columns
+
+
+def _combine(columns: FloatArray, coefficients: FloatArray) -> FloatArray:
+    """The sum over p of columns[p] (n, k, ...) times coefficients[..., p]: (n, k, ...)."""
+    extra = (None,) * (columns.ndim - coefficients.ndim)
+    total = columns[0] * coefficients[(..., 0, *extra)]
+    for position in range(1, columns.shape[0]):
+        total += columns[position] * coefficients[(..., position, *extra)]
+    return np.asarray(total, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -192,7 +204,7 @@ class _Part:
                 return None, control
             # Kernel SHAP of v - g plus g's exact values
             index = values + control.values()
-            index -= np.einsum("pnkd,nkp->nkd", estimates, control.coefficients)
+            index -= _combine(estimates, control.coefficients)
         return index, control
 
     def _fit_once(self, residual: FloatArray, index: FloatArray) -> tuple[ControlGame, FloatArray]:
@@ -207,8 +219,12 @@ class _Part:
         )
         column_residuals = columns - _rows_times(estimates, self.masks.T)
         weights = self.design.weights
-        gram = np.einsum("pnkc,c,qnkc->nkpq", column_residuals, weights, column_residuals)
-        right = np.einsum("pnkc,c,nkc->nkp", column_residuals, weights, residual)
+        weighted = column_residuals * weights
+        gram = np.moveaxis(
+            np.stack([np.sum(weighted * other, axis=-1) for other in column_residuals]), 0, -1
+        )
+        gram = np.moveaxis(gram, 0, -2)  # (n, k, P, P)
+        right = np.moveaxis(np.sum(weighted * residual, axis=-1), 0, -1)  # (n, k, P)
         curvature = np.einsum("nkpp->nkp", gram).mean(axis=-1)
         ridge = (CONTROL_RIDGE * curvature + np.finfo(float).tiny)[..., None, None]
         coefficients = np.linalg.solve(gram + ridge * np.eye(len(POWERS)), right[..., None])
@@ -218,7 +234,7 @@ class _Part:
     def residual_sum(self, centred: FloatArray, values: FloatArray) -> FloatArray:
         """The weighted sum of squares (n, k) of the order-1 fit's residuals."""
         residuals = centred - _rows_times(values, self.masks.T)
-        return np.asarray(np.einsum("nkc,c->nk", residuals**2, self.design.weights))
+        return np.asarray(_rows_times(residuals * residuals, self.design.weights[:, None]))[..., 0]
 
 
 def half_design(design: KernelDesign, half: int) -> tuple[KernelDesign, IntArray]:

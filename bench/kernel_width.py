@@ -3,9 +3,11 @@
 For the cheapest model there is (a bare LogisticRegression, ~30 ns a row at 30 features), the
 explainer's time beside the pure model time on as many rows, and beside the floor that writing
 those masked rows sets (copying as many bytes in the same batches). 50 explained rows, 10
-baseline rows, the default budget (2d + 2048 coalitions), after a warm-up call; best of 5.
+baseline rows, the default budget (2d + 2048 coalitions), after a warm-up call; best of 5. For
+the default estimator (``stratified``, with its single-index control) and for
+``stratified_plain`` (the same strata without it).
 
-Run: ``.venv/bin/python bench/kernel_width.py`` (about 30 s).
+Run: ``.venv/bin/python bench/kernel_width.py`` (about a minute).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from explainops.explainers.kernel import default_num_samples
 
 REPEATS = 5
 N_EXPLAINED, N_BACKGROUND = 50, 10
+ESTIMATORS = ("stratified", "stratified_plain")
 
 
 def best(fn: Callable[[], object]) -> float:
@@ -33,7 +36,7 @@ def best(fn: Callable[[], object]) -> float:
     return min(times)
 
 
-def measure(n_features: int) -> tuple[int, float, float, float]:
+def measure(n_features: int, estimator: str) -> tuple[int, float, float, float]:
     """(model rows, explain s, model s, write s) for ``n_features`` features."""
     rng = np.random.default_rng(0)
     data = rng.normal(size=(2000, n_features))
@@ -43,7 +46,7 @@ def measure(n_features: int) -> tuple[int, float, float, float]:
     def predict(rows: np.ndarray) -> np.ndarray:
         return model.predict_proba(rows)[:, 1]
 
-    explainer = KernelExplainer(data[:N_BACKGROUND], seed=0)
+    explainer = KernelExplainer(data[:N_BACKGROUND], seed=0, estimator=estimator)  # type: ignore[arg-type]
     samples = data[100 : 100 + N_EXPLAINED]
     explainer.explain(predict, samples[:2])  # warm-up: numba's cache, the design
     n_rows = N_EXPLAINED * default_num_samples(n_features) * N_BACKGROUND
@@ -58,15 +61,17 @@ def measure(n_features: int) -> tuple[int, float, float, float]:
 
 def main() -> None:
     print(
-        f"{'d':>4} {'model rows':>11} {'explain_s':>10} {'model_s':>8} {'write_s':>8} "
-        f"{'explain/model':>14} {'(explain-model)/write':>22}"
+        f"{'estimator':<17} {'d':>4} {'model rows':>11} {'explain_s':>10} {'model_s':>8} "
+        f"{'write_s':>8} {'explain/model':>14} {'(explain-model)/write':>22}"
     )
-    for n_features in (30, 100, 300):
-        n_rows, explain_s, model_s, write_s = measure(n_features)
-        print(
-            f"{n_features:>4} {n_rows:>11,} {explain_s:>10.3f} {model_s:>8.3f} {write_s:>8.3f} "
-            f"{explain_s / model_s:>14.2f} {(explain_s - model_s) / write_s:>22.2f}"
-        )
+    for estimator in ESTIMATORS:
+        for n_features in (30, 100, 300):
+            n_rows, explain_s, model_s, write_s = measure(n_features, estimator)
+            print(
+                f"{estimator:<17} {n_features:>4} {n_rows:>11,} {explain_s:>10.3f} "
+                f"{model_s:>8.3f} {write_s:>8.3f} {explain_s / model_s:>14.2f} "
+                f"{(explain_s - model_s) / write_s:>22.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ coalition, and depend only on (seed, stratum, budget), never on how samples are 
 
 Each stratum's game is then fitted by Kernel SHAP's regression, of order 3 (with triples of
 features, :class:`~explainops.explainers.coalition_design.InteractionBasis`) where the budget has
-:data:`COALITIONS_PER_COEFFICIENT` coalitions per coefficient, else of order 1.
+:data:`COALITIONS_PER_COEFFICIENT` coalitions per coefficient, else of order 1, with a
+single-index control variate where the stratum has enough sampled pairs
+(:mod:`explainops.explainers.single_index`).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from explainops.explainers.single_index import (
     half_design,
     power_values,
 )
+from explainops.explainers.strata import StratifiedDesigns, controls_affordable
 
 N_FEATURES = 12
 
@@ -189,3 +190,13 @@ def test_a_row_whose_prediction_equals_the_base_value_gets_zero_values() -> None
     # then every value is exactly zero, and so are the standard errors (no NaN from 0 / 0)
     np.testing.assert_array_equal(explanation.values, 0.0)
     np.testing.assert_array_equal(explanation.standard_errors, 0.0)  # type: ignore[arg-type]
+
+
+def test_strata_go_without_the_control_beyond_its_memory_bound() -> None:
+    # given the bound on the controls' half-design operators (d x c entries each stratum)
+    assert controls_affordable(10, 30, 2 * 30 + 2048)
+    assert not controls_affordable(32, 300, 2 * 300 + 2048), "160 MB and more: none"
+    # then an explainer whose strata do not afford it leaves every control out
+    designs = StratifiedDesigns(N_FEATURES, 200, seed=0)
+    assert all(s.control is not None for s in designs.strata(np.full(3, 1 / 3), 32))
+    assert all(s.control is None for s in designs.strata(np.full(3, 1 / 3), 32, False))

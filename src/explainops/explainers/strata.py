@@ -46,6 +46,9 @@ COALITIONS_PER_COEFFICIENT = 1.5
 MAX_ORDER3_COEFFICIENTS = 1000
 # Bound on the entries of the order-3 coefficient operators (p x c) of all strata together.
 MAX_COEFFICIENT_ENTRIES = 40_000_000
+# Bound on the entries of the single-index controls' half-design operators (d x c each stratum):
+# 160 MB; beyond it (300 features and 32 strata, say) the strata go without the control.
+MAX_CONTROL_ENTRIES = 20_000_000
 
 
 def fitting_order(n_features: int, num_samples: int, n_strata: int) -> int:
@@ -64,6 +67,19 @@ def fitting_order(n_features: int, num_samples: int, n_strata: int) -> int:
     affordable = n_strata * size * num_samples <= MAX_COEFFICIENT_ENTRIES
     enough = num_samples >= COALITIONS_PER_COEFFICIENT * size
     return 3 if size <= MAX_ORDER3_COEFFICIENTS and affordable and enough else 1
+
+
+def controls_affordable(n_strata: int, n_features: int, num_samples: int) -> bool:
+    """True when the single-index controls of ``n_strata`` strata fit the memory bound.
+
+    Examples
+    --------
+    >>> from explainops.explainers.strata import controls_affordable
+    >>> controls_affordable(10, 30, 2108), controls_affordable(32, 300, 2648)
+    (True, False)
+
+    """
+    return n_strata * n_features * num_samples <= MAX_CONTROL_ENTRIES
 
 
 @dataclass(frozen=True)
@@ -120,10 +136,14 @@ class StratifiedDesigns:
     def strata(self, weights: FloatArray, n_strata: int, controlled: bool = True) -> list[Stratum]:
         """The strata of baseline rows with ``weights`` (m,), in at most ``n_strata`` strata.
 
-        ``controlled``: with the single-index control of each order-1 stratum that affords one.
+        ``controlled``: with the single-index control of each order-1 stratum that affords one
+        (while the controls of all strata together hold at most :data:`MAX_CONTROL_ENTRIES`).
         """
         groups = assign_strata(weights, min(n_strata, weights.shape[0]))
         order = fitting_order(self.n_features, self.num_samples, len(groups))
+        controlled = controlled and controls_affordable(
+            len(groups), self.n_features, self.num_samples
+        )
         result = []
         for stratum, rows, weight in groups:
             design, solver = self.design(stratum, order)

@@ -31,7 +31,7 @@ from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE, ValueFunction
 from explainops.explainers.explanation import Explanation
 from explainops.explainers.inputs import FeatureTable, PredictFunction
 from explainops.explainers.link import apply_link
-from explainops.explainers.single_index import SingleIndexControl
+from explainops.explainers.single_index import SingleIndexControl, pooled_starts
 from explainops.explainers.strata import MAX_STRATA, StratifiedDesigns, Stratum
 from explainops.explainers.surrogate import adjusted_estimate
 
@@ -286,24 +286,66 @@ class KernelExplainer(ModelAgnosticExplainer):
             only = strata[0]
             return self._solve_in_chunks(problem, only.design, only.solver, only.control)
         weights = np.array([stratum.weight for stratum in strata])
-        estimates: list[FloatArray] = []
-        variances = np.zeros((*problem.predictions.shape, problem.n_features))
         rows_per_call = max(1, problem.value_function.batch_size)
         scratch = np.empty(rows_per_call * problem.n_features, problem.samples.values.dtype)
-        for stratum in strata:
-            part = replace(self._stratum_problem(problem, stratum), scratch=scratch)
-            stratum_values, errors = self._solve_in_chunks(
-                part, stratum.design, stratum.solver, stratum.control
-            )
-            estimates.append(stratum_values)
-            variances += (stratum.weight * errors) ** 2
-        values = np.einsum("g,gnkd->nkd", weights, np.stack(estimates))
+        parts = [
+            replace(self._stratum_problem(problem, stratum), scratch=scratch) for stratum in strata
+        ]
+        if any(stratum.control is not None for stratum in strata):
+            values, variances = self._solve_controlled(parts, strata)
+        else:
+            estimates: list[FloatArray] = []
+            variances = np.zeros((*problem.predictions.shape, problem.n_features))
+            for stratum, part in zip(strata, parts, strict=True):
+                stratum_values, errors = self._solve_in_chunks(part, stratum.design, stratum.solver)
+                estimates.append(stratum_values)
+                variances += (stratum.weight * errors) ** 2
+            values = np.einsum("g,gnkd->nkd", weights, np.stack(estimates))
         sampled = [stratum.design.draws.shape[0] for stratum in strata]
         if 0 < min(sampled) < MIN_PAIRS_FOR_ERRORS:
             # a handful of sampled pairs beside the enumerated sizes cannot show the error of
             # what was not sampled (95% intervals covered 25-84% of the exact values): unknown
             variances[...] = np.nan
         return values, np.sqrt(variances)
+
+    @staticmethod
+    def _solve_controlled(
+        parts: list[ExplanationProblem], strata: list[Stratum]
+    ) -> tuple[FloatArray, FloatArray]:
+        """The strata's weighted values and variances, with their single-index controls.
+
+        A block of samples at a time, every stratum's coalition values at once: each control's
+        first fit starts from the strata's pooled order-1 values (:func:`pooled_starts`).
+        """
+        n_samples, n_outputs = parts[0].predictions.shape
+        shape = (n_samples, n_outputs, parts[0].n_features)
+        values, variances = np.zeros(shape), np.zeros(shape)
+        coalitions = sum(stratum.design.masks.shape[0] for stratum in strata)
+        # the controls' fits hold a few arrays of each power's columns: a smaller block
+        chunk = max(1, MAX_VALUES_IN_MEMORY // (4 * coalitions * n_outputs))
+        controlled = [i for i, stratum in enumerate(strata) if stratum.control is not None]
+        shares = np.array([strata[i].weight for i in controlled])
+        for start in range(0, n_samples, chunk):
+            rows = slice(start, min(start + chunk, n_samples))
+            centred, deltas = [], []
+            for stratum, part in zip(strata, parts, strict=True):
+                linked = part.linked_outputs_at(rows, stratum.design.masks)
+                centred.append(np.moveaxis(linked, 1, 2) - part.base_values[None, :, None])
+                deltas.append(part.predictions[rows] - part.base_values)
+            plain = [
+                strata[i].control.plain_values(centred[i], deltas[i])  # type: ignore[union-attr]
+                for i in controlled
+            ]
+            starts = pooled_starts(plain, shares)
+            for i, stratum in enumerate(strata):
+                if stratum.control is not None:
+                    estimate, errors = stratum.control.estimate(centred[i], deltas[i], starts)
+                else:
+                    estimate = stratum.solver.solve(centred[i], deltas[i])
+                    errors = stratum.solver.standard_errors(centred[i], estimate, stratum.design)
+                values[rows] += stratum.weight * estimate
+                variances[rows] += (stratum.weight * errors) ** 2
+        return values, variances
 
     @staticmethod
     def _stratum_problem(problem: ExplanationProblem, stratum: Stratum) -> ExplanationProblem:

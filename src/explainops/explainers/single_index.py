@@ -36,6 +36,7 @@ least the error of the reported one, so the standard errors are on the safe side
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import comb
 
@@ -192,12 +193,20 @@ class _Part:
         return cls(design, solver, design.masks.astype(np.float64))
 
     def fit(
-        self, centred: FloatArray, delta: FloatArray, values_needed: bool = True
+        self,
+        centred: FloatArray,
+        delta: FloatArray,
+        values_needed: bool = True,
+        start: FloatArray | None = None,
     ) -> tuple[FloatArray | None, ControlGame]:
-        """The adjusted values (n, k, d) on this design (unless not needed) and the control."""
+        """The adjusted values (n, k, d) on this design (unless not needed) and the control.
+
+        ``start`` (n, k, d): the first fit's index (the strata's pooled values); None: this
+        design's own order-1 values.
+        """
         values = self.solver.solve(centred, delta)
         residual = centred - _rows_times(values, self.masks.T)
-        index = values
+        index = values if start is None else start
         for iteration in range(ITERATIONS):
             control, estimates = self._fit_once(residual, index)
             if iteration == ITERATIONS - 1 and not values_needed:
@@ -276,20 +285,34 @@ class SingleIndexControl:
             halves.append((_Part.of(part, KernelSolver.for_design(part)), kept))
         return cls(_Part.of(design, solver), (halves[0], halves[1]))
 
-    def estimate(self, centred: FloatArray, delta: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def plain_values(self, centred: FloatArray, delta: FloatArray) -> Starts:
+        """The order-1 values (n, k, d) of the whole design and of each half."""
+        return Starts(
+            self.whole.solver.solve(centred, delta),
+            tuple(part.solver.solve(centred[..., kept], delta) for part, kept in self.halves),  # type: ignore[arg-type]
+        )
+
+    def estimate(
+        self, centred: FloatArray, delta: FloatArray, starts: Starts | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         """Values and standard errors (n, k, d) from centred coalition values (n, k, c).
+
+        ``starts``: the first index of the whole design's fit and of each half's (the strata's
+        pooled order-1 values, :func:`pooled_starts`); None: each design's own.
 
         Each row and output keeps the control where it passes the cross-fit's test (fitted on
         one half, it lowers the other half's residuals, both ways round) and gets the plain
         order-1 estimate and its jackknife otherwise.
         """
-        values, _ = self.whole.fit(centred, delta)
+        whole_start = None if starts is None else starts.whole
+        values, _ = self.whole.fit(centred, delta, start=whole_start)
         assert values is not None
         variance = np.zeros(values.shape)
         residuals = np.zeros((2, *values.shape[:-1]))  # held out: plain, with the control
         for fitted, applied in ((0, 1), (1, 0)):
             part, kept = self.halves[fitted]
-            _, control = part.fit(centred[..., kept], delta, values_needed=False)
+            half_start = None if starts is None else starts.halves[fitted]
+            _, control = part.fit(centred[..., kept], delta, values_needed=False, start=half_start)
             other, other_kept = self.halves[applied]
             observed = centred[..., other_kept]
             rest = observed - control.at(other.masks)
@@ -304,3 +327,33 @@ class SingleIndexControl:
         plain_errors = self.whole.solver.standard_errors(centred, plain, self.whole.design)
         kept_control = (residuals[1] < residuals[0])[..., None]
         return np.where(kept_control, values, plain), np.where(kept_control, errors, plain_errors)
+
+
+@dataclass(frozen=True)
+class Starts:
+    """First indices of a stratum's fits: of the whole design, and of each half (n, k, d)."""
+
+    whole: FloatArray
+    halves: tuple[FloatArray, FloatArray]
+
+
+def pooled_starts(plain: Sequence[Starts], weights: FloatArray) -> Starts:
+    """The strata's order-1 values pooled by their ``weights``: design by design, half by half.
+
+    One stratum's values are as noisy as its coalitions; the weighted mean over strata is far
+    less so and points the same way where the games are alike, so it starts each stratum's first
+    fit. Each half's start pools the same half of every stratum: no half's control sees the
+    coalitions it is judged on.
+    """
+    shares = weights / weights.sum()
+
+    def pool(parts: Sequence[FloatArray]) -> FloatArray:
+        return np.asarray(sum(share * part for share, part in zip(shares, parts, strict=True)))
+
+    return Starts(
+        pool([starts.whole for starts in plain]),
+        (
+            pool([starts.halves[0] for starts in plain]),
+            pool([starts.halves[1] for starts in plain]),
+        ),
+    )

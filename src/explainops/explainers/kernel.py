@@ -129,7 +129,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         budget has 1.5 coalitions per coefficient; elsewhere, with 16 or more sampled pairs,
         the order-1 fit with a single-index control variate
         (:mod:`explainops.explainers.single_index`), kept per sample where a cross-fit shows
-        it helps: the same model evaluations as ``"kernel"``, with 1.9-14x lower error than
+        it helps: the same model evaluations as ``"kernel"``, with 2.0-14x lower error than
         shap's on the bench problems (docs/benchmarks.md), for computing of its own.
         ``"stratified_plain"``: the same without the control, for models so cheap that its
         computing would cost more than their calls. With ``use_logit`` the link is taken of

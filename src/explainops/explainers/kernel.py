@@ -337,9 +337,12 @@ class KernelExplainer(ModelAgnosticExplainer):
                 for i in controlled
             ]
             starts = pooled_starts(plain, shares)
+            own = dict(zip(controlled, plain, strict=True))
             for i, stratum in enumerate(strata):
                 if stratum.control is not None:
-                    estimate, errors = stratum.control.estimate(centred[i], deltas[i], starts)
+                    estimate, errors = stratum.control.estimate(
+                        centred[i], deltas[i], starts, own[i]
+                    )
                 else:
                     estimate = stratum.solver.solve(centred[i], deltas[i])
                     errors = stratum.solver.standard_errors(centred[i], estimate, stratum.design)

@@ -198,13 +198,15 @@ class _Part:
         delta: FloatArray,
         values_needed: bool = True,
         start: FloatArray | None = None,
+        values: FloatArray | None = None,
     ) -> tuple[FloatArray | None, ControlGame]:
         """The adjusted values (n, k, d) on this design (unless not needed) and the control.
 
         ``start`` (n, k, d): the first fit's index (the strata's pooled values); None: this
-        design's own order-1 values.
+        design's own order-1 values, ``values`` when already solved.
         """
-        values = self.solver.solve(centred, delta)
+        if values is None:
+            values = self.solver.solve(centred, delta)
         residual = centred - _rows_times(values, self.masks.T)
         index = values if start is None else start
         for iteration in range(ITERATIONS):
@@ -293,37 +295,49 @@ class SingleIndexControl:
         )
 
     def estimate(
-        self, centred: FloatArray, delta: FloatArray, starts: Starts | None = None
+        self,
+        centred: FloatArray,
+        delta: FloatArray,
+        starts: Starts | None = None,
+        own: Starts | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Values and standard errors (n, k, d) from centred coalition values (n, k, c).
 
         ``starts``: the first index of the whole design's fit and of each half's (the strata's
-        pooled order-1 values, :func:`pooled_starts`); None: each design's own.
+        pooled order-1 values, :func:`pooled_starts`); None: each design's own. ``own``: this
+        stratum's :meth:`plain_values`, when already solved.
 
         Each row and output keeps the control where it passes the cross-fit's test (fitted on
         one half, it lowers the other half's residuals, both ways round) and gets the plain
         order-1 estimate and its jackknife otherwise.
         """
+        if own is None:
+            own = self.plain_values(centred, delta)
         whole_start = None if starts is None else starts.whole
-        values, _ = self.whole.fit(centred, delta, start=whole_start)
+        values, _ = self.whole.fit(centred, delta, start=whole_start, values=own.whole)
         assert values is not None
         variance = np.zeros(values.shape)
         residuals = np.zeros((2, *values.shape[:-1]))  # held out: plain, with the control
         for fitted, applied in ((0, 1), (1, 0)):
             part, kept = self.halves[fitted]
             half_start = None if starts is None else starts.halves[fitted]
-            _, control = part.fit(centred[..., kept], delta, values_needed=False, start=half_start)
+            _, control = part.fit(
+                centred[..., kept],
+                delta,
+                values_needed=False,
+                start=half_start,
+                values=own.halves[fitted],
+            )
             other, other_kept = self.halves[applied]
             observed = centred[..., other_kept]
             rest = observed - control.at(other.masks)
             rest_values = other.solver.solve(rest, delta - control.full)
             errors = other.solver.standard_errors(rest, rest_values, other.design)
             variance += errors**2
-            plain_values = other.solver.solve(observed, delta)
-            residuals[0] += other.residual_sum(observed, plain_values)
+            residuals[0] += other.residual_sum(observed, own.halves[applied])
             residuals[1] += other.residual_sum(rest, rest_values)
         errors = np.sqrt(variance) / 2.0
-        plain = self.whole.solver.solve(centred, delta)
+        plain = own.whole
         plain_errors = self.whole.solver.standard_errors(centred, plain, self.whole.design)
         kept_control = (residuals[1] < residuals[0])[..., None]
         return np.where(kept_control, values, plain), np.where(kept_control, errors, plain_errors)

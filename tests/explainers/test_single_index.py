@@ -217,3 +217,15 @@ def test_pooled_starts_are_weighted_means_design_by_design_and_half_by_half() ->
     np.testing.assert_allclose(pooled.whole, 1.25)
     np.testing.assert_allclose(pooled.halves[0], 12.5)
     np.testing.assert_allclose(pooled.halves[1], 125.0)
+
+
+def test_blocks_of_samples_give_the_values_of_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given the logistic problem explained whole, then in blocks of a single sample (a memory
+    # bound small enough to hold one sample's coalition values of every stratum at a time)
+    predict, baseline, samples, _ = _logistic_problem()
+    whole = KernelExplainer(baseline, num_samples=200, seed=2).explain(predict, samples)
+    monkeypatch.setattr("explainops.explainers.kernel.MAX_VALUES_IN_MEMORY", 1)
+    blocks = KernelExplainer(baseline, num_samples=200, seed=2).explain(predict, samples)
+    # then the values and errors are the same (to 1e-10: products of other shapes round apart)
+    np.testing.assert_allclose(blocks.values, whole.values, atol=1e-10)
+    np.testing.assert_allclose(blocks.standard_errors, whole.standard_errors, atol=1e-10)  # type: ignore[arg-type]

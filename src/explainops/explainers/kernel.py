@@ -320,9 +320,10 @@ class KernelExplainer(ModelAgnosticExplainer):
         n_samples, n_outputs = parts[0].predictions.shape
         shape = (n_samples, n_outputs, parts[0].n_features)
         values, variances = np.zeros(shape), np.zeros(shape)
-        coalitions = sum(stratum.design.masks.shape[0] for stratum in strata)
-        # the controls' fits hold a few arrays of each power's columns: a smaller block
-        chunk = max(1, MAX_VALUES_IN_MEMORY // (4 * coalitions * n_outputs))
+        # every stratum's coalition values are held at once, and one control's fits at a time
+        # hold a few more arrays of each power's columns
+        sizes = [stratum.design.masks.shape[0] for stratum in strata]
+        chunk = max(1, MAX_VALUES_IN_MEMORY // ((sum(sizes) + 4 * max(sizes)) * n_outputs))
         controlled = [i for i, stratum in enumerate(strata) if stratum.control is not None]
         shares = np.array([strata[i].weight for i in controlled])
         for start in range(0, n_samples, chunk):

@@ -31,7 +31,7 @@ from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE, ValueFunction
 from explainops.explainers.explanation import Explanation
 from explainops.explainers.inputs import FeatureTable, PredictFunction
 from explainops.explainers.link import apply_link
-from explainops.explainers.single_index import SingleIndexControl, pooled_starts
+from explainops.explainers.single_index import pooled_starts
 from explainops.explainers.strata import MAX_STRATA, StratifiedDesigns, Stratum
 from explainops.explainers.surrogate import adjusted_estimate
 
@@ -282,15 +282,18 @@ class KernelExplainer(ModelAgnosticExplainer):
         """The weighted mean of each stratum's values; their variances add, squared weights."""
         baseline = problem.value_function.baseline
         strata = self.strata_for(problem.n_features, baseline.weights, problem.use_logit)
-        if len(strata) == 1:
-            only = strata[0]
-            return self._solve_in_chunks(problem, only.design, only.solver, only.control)
+        if len(strata) == 1 and strata[0].control is None:
+            return self._solve_in_chunks(problem, strata[0].design, strata[0].solver)
         weights = np.array([stratum.weight for stratum in strata])
-        rows_per_call = max(1, problem.value_function.batch_size)
-        scratch = np.empty(rows_per_call * problem.n_features, problem.samples.values.dtype)
-        parts = [
-            replace(self._stratum_problem(problem, stratum), scratch=scratch) for stratum in strata
-        ]
+        if len(strata) == 1:  # the whole baseline: the problem itself
+            parts = [problem]
+        else:
+            rows_per_call = max(1, problem.value_function.batch_size)
+            scratch = np.empty(rows_per_call * problem.n_features, problem.samples.values.dtype)
+            parts = [
+                replace(self._stratum_problem(problem, stratum), scratch=scratch)
+                for stratum in strata
+            ]
         if any(stratum.control is not None for stratum in strata):
             values, variances = self._solve_controlled(parts, strata)
         else:
@@ -429,7 +432,6 @@ class KernelExplainer(ModelAgnosticExplainer):
         problem: ExplanationProblem,
         design: KernelDesign,
         solver: KernelSolver,
-        control: SingleIndexControl | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Values and standard errors (n, k, d), a bounded block of samples at a time."""
         n_samples, n_outputs = problem.predictions.shape
@@ -439,18 +441,11 @@ class KernelExplainer(ModelAgnosticExplainer):
         if design.masks.shape[0] == 0:
             values[...] = delta[..., None] * solver.offset
             return values, errors
-        # the control's fits hold a few arrays of each power's columns: a smaller block
-        per_sample = design.masks.shape[0] * n_outputs * (4 if control is not None else 1)
-        chunk = max(1, MAX_VALUES_IN_MEMORY // per_sample)
+        chunk = max(1, MAX_VALUES_IN_MEMORY // (design.masks.shape[0] * n_outputs))
         for start in range(0, n_samples, chunk):
             stop = min(start + chunk, n_samples)
             linked = problem.linked_outputs_at(slice(start, stop), design.masks)
             centred = np.moveaxis(linked, 1, 2) - problem.base_values[None, :, None]
-            if control is not None:
-                values[start:stop], errors[start:stop] = control.estimate(
-                    centred, delta[start:stop]
-                )
-                continue
             if self.estimator == "adjusted":
                 values[start:stop], errors[start:stop] = adjusted_estimate(
                     centred, delta[start:stop], design, solver, self.seed

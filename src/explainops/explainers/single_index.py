@@ -225,9 +225,7 @@ class _Part:
         shift = -beta.sum(axis=-1) / 2.0
         columns = _powers(_rows_times(beta, self.masks.T) + shift[..., None], shift[..., None])
         fulls = _powers(beta.sum(axis=-1) + shift, shift)
-        estimates = np.stack(
-            [self.solver.solve(column, full) for column, full in zip(columns, fulls, strict=True)]
-        )
+        estimates = self.solver.solve(columns, fulls)  # (P, n, k, d), one product
         column_residuals = columns - _rows_times(estimates, self.masks.T)
         weights = self.design.weights
         weighted = column_residuals * weights

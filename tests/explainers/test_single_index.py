@@ -11,9 +11,12 @@ import pytest
 from explainops.explainers import ExactExplainer, KernelExplainer
 from explainops.explainers.coalition_design import KernelSolver, kernel_design
 from explainops.explainers.single_index import (
+    CONTROL_RIDGE,
     MIN_PAIRS_FOR_CONTROL,
+    POWERS,
     SingleIndexControl,
     Starts,
+    _Game,
     half_design,
     pooled_starts,
     power_values,
@@ -229,3 +232,72 @@ def test_blocks_of_samples_give_the_values_of_one_block(monkeypatch: pytest.Monk
     # then the values and errors are the same (to 1e-10: products of other shapes round apart)
     np.testing.assert_allclose(blocks.values, whole.values, atol=1e-10)
     np.testing.assert_allclose(blocks.standard_errors, whole.standard_errors, atol=1e-10)  # type: ignore[arg-type]
+
+
+def _logistic_game(
+    n_features: int, num_samples: int, n_rows: int
+) -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
+    """A stratum's design and the centred logistic games of ``n_rows`` rows on its coalitions."""
+    design = kernel_design(n_features, num_samples, (3, 0), enumerate_singletons=True)
+    rng = np.random.default_rng(5)
+    weights = rng.normal(size=(n_rows, 1, n_features))
+    logits = weights @ design.masks.T.astype(float) - weights.sum(axis=-1, keepdims=True) / 2
+    empty = 1.0 / (1.0 + np.exp(weights.sum(axis=-1) / 2))
+    full = 1.0 / (1.0 + np.exp(-weights.sum(axis=-1) / 2))
+    return design, weights, 1.0 / (1.0 + np.exp(-logits)) - empty[..., None], full - empty
+
+
+def test_the_controls_inner_products_equal_those_of_the_formed_residuals() -> None:
+    # given a stratum's design, a logistic game and an index to fit the control on
+    design, weights, centred, delta = _logistic_game(16, 300, 5)
+    solver = KernelSolver.for_design(design)
+    control = SingleIndexControl.for_design(design, solver)
+    assert control is not None
+    part = control.whole
+    values = solver.solve(centred, delta)
+    game = _Game(centred, values, part._multiplier(centred @ part.weighted_masks, delta))
+    fitted, estimates = part._fit_once(game, weights)
+    # when the same fit is made the long way: the power columns, their order-1 residuals and
+    # the game's, and the ridge-steadied weighted least squares of one on the other
+    masks, w = design.masks.astype(float), design.weights
+    columns = np.stack(
+        [
+            (fitted.beta @ masks.T + fitted.shift[..., None]) ** p - fitted.shift[..., None] ** p
+            for p in POWERS
+        ]
+    )
+    fulls = np.stack([(fitted.beta.sum(-1) + fitted.shift) ** p - fitted.shift**p for p in POWERS])
+    column_values = solver.solve(columns, fulls)
+    column_residuals = columns - column_values @ masks.T
+    residual = centred - values @ masks.T
+    gram = np.einsum("pnkc,qnkc,c->nkpq", column_residuals, column_residuals, w)
+    right = np.einsum("pnkc,nkc,c->nkp", column_residuals, residual, w)
+    curvature = np.einsum("nkpp->nkp", gram).mean(axis=-1)[..., None, None]
+    expected = np.linalg.solve(
+        gram + CONTROL_RIDGE * curvature * np.eye(len(POWERS)), right[..., None]
+    )[..., 0]
+    # then the closed-form inner products give the same coefficients and column estimates
+    # (to rounding: they subtract sums of products that the long way never forms)
+    np.testing.assert_allclose(estimates, column_values, atol=1e-12)
+    np.testing.assert_allclose(fitted.coefficients, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_rows_with_and_without_the_control_get_the_same_values_together_and_apart() -> None:
+    # given rows of a smooth game (the control helps) and rows of an additive one (it cannot)
+    design, _, centred, delta = _logistic_game(16, 300, 6)
+    additive = np.random.default_rng(2).normal(size=(3, 1, 16))
+    additive_centred = additive @ design.masks.T.astype(float)
+    mixed = np.concatenate([centred, additive_centred])
+    mixed_delta = np.concatenate([delta, additive.sum(axis=-1)])
+    solver = KernelSolver.for_design(design)
+    control = SingleIndexControl.for_design(design, solver)
+    assert control is not None
+    # when they are explained together and apart
+    values, errors = control.estimate(mixed, mixed_delta)
+    apart = [control.estimate(centred, delta), control.estimate(additive_centred, additive.sum(-1))]
+    # then each row has its own values and errors, the additive rows exact with the plain
+    # jackknife's zero errors (rows computed in other batch shapes: equal to rounding)
+    np.testing.assert_allclose(values, np.concatenate([apart[0][0], apart[1][0]]), atol=1e-12)
+    np.testing.assert_allclose(errors, np.concatenate([apart[0][1], apart[1][1]]), atol=1e-12)
+    np.testing.assert_allclose(values[6:], additive, atol=1e-12)
+    np.testing.assert_allclose(errors[6:], 0.0, atol=1e-9)

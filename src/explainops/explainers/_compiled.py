@@ -1,4 +1,4 @@
-"""Numba-compiled hot loops: hybrid-row filling and interventional Tree SHAP.
+"""Numba-compiled hot loops: hybrid-row filling, interventional Tree SHAP, single-index control.
 
 Tree SHAP:
 For one sample x, one baseline row b and one tree, the hybrid f(x_S, b_rest) reaches a leaf L iff
@@ -303,3 +303,112 @@ def _fill_hybrid_bits(
         for b in range(n_background):
             for f in range(n_features):
                 rows[p, b, f] = sample_bits[f] | (background[b, f] & ~from_sample[f])
+
+
+# Serial, as the fill: it runs between model calls, and one pass per row is memory-bound.
+@numba.njit(cache=True)
+def power_moments(
+    index: Floats,
+    shift: Floats,
+    weights: Floats,
+    game: Floats,
+    first_power: int,
+    columns: Floats,
+    cross: Floats,
+    game_cross: Floats,
+) -> None:
+    """The control's two power columns and their weighted inner products, in one pass a row.
+
+    For each row r and coalition j, with u = index[r, j], s = shift[r] and the powers
+    q_0 = first_power, q_1 = first_power + 2: columns[p, r, j] = u^q_p - s^q_p;
+    cross[r, p, p'] = sum_j weights[j] columns[p, r, j] columns[p', r, j];
+    game_cross[r, p] = sum_j weights[j] columns[p, r, j] game[r, j].
+    """
+    n_rows, n_coalitions = index.shape
+    for r in range(n_rows):
+        s = shift[r]
+        s_low = 1.0
+        for _ in range(first_power):
+            s_low *= s
+        s_high = s_low * s * s
+        low_low = low_high = high_high = game_low = game_high = 0.0
+        for j in range(n_coalitions):
+            u = index[r, j]
+            square = u * u
+            power = u
+            for _ in range((first_power - 1) // 2):
+                power *= square
+            low = power - s_low
+            high = power * square - s_high
+            columns[0, r, j] = low
+            columns[1, r, j] = high
+            w = weights[j]
+            weighted_low = w * low
+            weighted_high = w * high
+            low_low += weighted_low * low
+            low_high += weighted_low * high
+            high_high += weighted_high * high
+            y = game[r, j]
+            game_low += weighted_low * y
+            game_high += weighted_high * y
+        cross[r, 0, 0] = low_low
+        cross[r, 0, 1] = cross[r, 1, 0] = low_high
+        cross[r, 1, 1] = high_high
+        game_cross[r, 0] = game_low
+        game_cross[r, 1] = game_high
+
+
+@numba.njit(cache=True)
+def power_shapley_values(
+    beta: Floats,
+    shift: Floats,
+    powers: Ints,
+    node_weights: Floats,
+    cumulants: Floats,
+    binomials: Floats,
+    values: Floats,
+) -> None:
+    """values[p, r, i]: the Shapley value of feature i in (shift + sum_{j in S} beta_j)^q - shift^q.
+
+    q = powers[p], for each row r of beta (N, d) and shift (N,). Owen's integral over the nodes
+    (weights node_weights (Q,)) of E[(shift + s + beta_i)^q - (shift + s)^q], s the sum of the
+    other beta_j times Bernoulli variables whose cumulants at each node are cumulants (Q, q_max);
+    binomials[a, b] = C(a, b). See :func:`explainops.explainers.single_index.power_values`.
+    """
+    n_rows, n_features = beta.shape
+    highest = 0
+    for p in range(powers.shape[0]):
+        highest = max(highest, powers[p])
+    beta_powers = np.ones((highest + 1, n_features))
+    sums = np.zeros(highest + 1)
+    index_cumulants = np.zeros((highest + 1, n_features))
+    moments = np.ones((highest + 1, n_features))
+    values[:] = 0.0
+    for r in range(n_rows):  # every inner loop runs over the features: vectorised
+        for order in range(1, highest + 1):
+            total = 0.0
+            for i in range(n_features):
+                beta_powers[order, i] = beta_powers[order - 1, i] * beta[r, i]
+                total += beta_powers[order, i]
+            sums[order] = total
+        for node in range(node_weights.shape[0]):
+            for order in range(1, highest):
+                kappa = cumulants[node, order]
+                for i in range(n_features):
+                    index_cumulants[order, i] = (sums[order] - beta_powers[order, i]) * kappa
+            for i in range(n_features):
+                index_cumulants[1, i] += shift[r]
+            for n in range(1, highest):
+                for i in range(n_features):
+                    moments[n, i] = 0.0
+                for j in range(1, n + 1):
+                    factor = binomials[n - 1, j - 1]
+                    for i in range(n_features):
+                        moments[n, i] += factor * index_cumulants[j, i] * moments[n - j, i]
+            weight = node_weights[node]
+            for p in range(powers.shape[0]):
+                power = powers[p]
+                for j in range(power):
+                    factor = weight * binomials[power, j]
+                    for i in range(n_features):
+                        values[p, r, i] += factor * beta_powers[power - j, i] * moments[j, i]

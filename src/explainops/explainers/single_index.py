@@ -38,11 +38,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from math import comb
 
 import numpy as np
 import numpy.typing as npt
 
+from explainops.explainers._compiled import power_moments, power_shapley_values
 from explainops.explainers.coalition_design import KernelDesign, KernelSolver, _rows_times
 
 FloatArray = npt.NDArray[np.float64]
@@ -74,12 +76,17 @@ def _bernoulli_cumulants(q: FloatArray, order: int) -> list[FloatArray]:
     return kappa
 
 
-def _integer_powers(x: FloatArray, highest: int) -> list[FloatArray]:
-    """[x^0, x^1, ..., x^highest] by products (numpy's float power is several times slower)."""
-    result = [np.ones_like(x), x]
-    for _ in range(2, highest + 1):
-        result.append(result[-1] * x)
-    return result[: highest + 1]
+@lru_cache(maxsize=8)
+def _owen_tables(highest: int) -> tuple[FloatArray, FloatArray]:
+    """The Bernoulli cumulants at Owen's nodes (nodes, highest + 1) and binomials C(a, b)."""
+    kappa = _bernoulli_cumulants(_Q, max(highest - 1, 1))
+    cumulants = np.zeros((_Q.shape[0], highest + 1))
+    for order in range(1, highest):
+        cumulants[:, order] = kappa[order]
+    binomials = np.array(
+        [[comb(a, b) for b in range(highest + 1)] for a in range(highest + 1)], dtype=np.float64
+    )
+    return cumulants, binomials
 
 
 def power_values(
@@ -91,7 +98,7 @@ def power_values(
     E[(shift + s + beta_i)^p - (shift + s)^p], with s = sum_{j != i} beta_j Z_j and Z_j
     independent Bernoulli(q). The moments of shift + s follow from its cumulants (sums over j of
     beta_j^r times a Bernoulli's); the integrand is a polynomial in q of degree p - 1, integrated
-    exactly by Gauss-Legendre at 6 nodes (p up to 12), all nodes and powers at once.
+    exactly by Gauss-Legendre at 6 nodes (p up to 12), in one compiled pass over the rows.
 
     Parameters
     ----------
@@ -112,26 +119,19 @@ def power_values(
     array([[3., 6.]])
 
     """
-    highest = max(powers)
-    beta_powers = _integer_powers(beta, highest)
-    q = _Q.reshape(-1, *([1] * beta.ndim))  # nodes on a leading axis
-    kappa = _bernoulli_cumulants(q, highest - 1)
-    cumulants = [np.zeros(1)]
-    for r in range(1, highest):
-        others = beta_powers[r].sum(axis=-1, keepdims=True) - beta_powers[r]
-        cumulants.append(others * kappa[r])
-    if highest > 1:
-        cumulants[1] = cumulants[1] + np.asarray(shift, dtype=np.float64)[..., None]
-    moments = [np.ones((1, *beta.shape))]
-    for n in range(1, highest):
-        terms = [comb(n - 1, j - 1) * cumulants[j] * moments[n - j] for j in range(1, n + 1)]
-        moments.append(np.sum(terms, axis=0))
-    q_weights = _Q_WEIGHTS.reshape(q.shape)
-    values = []
-    for power in powers:
-        integrand = sum(comb(power, j) * beta_powers[power - j] * moments[j] for j in range(power))
-        values.append(np.sum(q_weights * integrand, axis=0))
-    return np.stack(values)
+    cumulants, binomials = _owen_tables(max(powers))
+    flat_beta = np.ascontiguousarray(beta, dtype=np.float64).reshape(-1, beta.shape[-1])
+    values = np.empty((len(powers), *flat_beta.shape))
+    power_shapley_values(
+        flat_beta,
+        np.ascontiguousarray(np.broadcast_to(shift, beta.shape[:-1]), dtype=np.float64).reshape(-1),
+        np.asarray(powers, dtype=np.int64),
+        _Q_WEIGHTS,
+        cumulants,
+        binomials,
+        values,
+    )
+    return values.reshape(len(powers), *beta.shape)
 
 
 @dataclass(frozen=True)
@@ -181,16 +181,44 @@ def _combine(columns: FloatArray, coefficients: FloatArray) -> FloatArray:
 
 
 @dataclass(frozen=True)
+class _Game:
+    """A design's centred coalition values (n, k, c), their order-1 values and multiplier."""
+
+    centred: FloatArray
+    values: FloatArray  # (n, k, d)
+    multiplier: FloatArray  # (n, k)
+
+
+@dataclass(frozen=True)
 class _Part:
-    """A design with its solve and its coalitions as floats."""
+    """A design with its solve, its coalitions as floats and the inverse of its KKT matrix.
+
+    With A = M^T W M (M the coalitions, W their weights), the order-1 fit of a game y with
+    g = M^T W y and full value f solves [[A, 1], [1^T, 0]] [phi; mu] = [g; f]: phi = K g + o f and
+    mu = o . g + m f, with the inverse's blocks K (d, d), o (d,) and m. The multiplier mu gives the
+    residual's projection on the coalitions (M^T W (y - M phi) = mu 1), so the residuals' inner
+    products follow from g, phi and mu without forming the residuals (:meth:`_fit_once`).
+    """
 
     design: KernelDesign
     solver: KernelSolver
     masks: FloatArray  # (c, d)
+    weighted_masks: FloatArray  # (c, d): W M
+    kkt_values: FloatArray  # (d, d): K
+    kkt_offset: FloatArray  # (d,): o
+    kkt_corner: float  # m
 
     @classmethod
     def of(cls, design: KernelDesign, solver: KernelSolver) -> _Part:
-        return cls(design, solver, design.masks.astype(np.float64))
+        masks = design.masks.astype(np.float64)
+        weighted = masks * design.weights[:, None]
+        d = masks.shape[1]
+        kkt = np.zeros((d + 1, d + 1))
+        kkt[:d, :d] = masks.T @ weighted
+        kkt[:d, d] = kkt[d, :d] = 1.0
+        inverse = np.linalg.pinv(kkt)  # the minimum-norm solve, as the solver's (lstsq)
+        corner = float(inverse[d, d])
+        return cls(design, solver, masks, weighted, inverse[:d, :d], inverse[:d, d], corner)
 
     def fit(
         self,
@@ -207,10 +235,12 @@ class _Part:
         """
         if values is None:
             values = self.solver.solve(centred, delta)
-        residual = centred - _rows_times(values, self.masks.T)
+        game = _Game(
+            centred, values, self._multiplier(_rows_times(centred, self.weighted_masks), delta)
+        )
         index = values if start is None else start
         for iteration in range(ITERATIONS):
-            control, estimates = self._fit_once(residual, index)
+            control, estimates = self._fit_once(game, index)
             if iteration == ITERATIONS - 1 and not values_needed:
                 return None, control
             # Kernel SHAP of v - g plus g's exact values
@@ -218,22 +248,51 @@ class _Part:
             index -= _combine(estimates, control.coefficients)
         return index, control
 
-    def _fit_once(self, residual: FloatArray, index: FloatArray) -> tuple[ControlGame, FloatArray]:
-        """The control game for ``index`` and its columns' Kernel SHAP estimates (P, n, k, d)."""
+    def _multiplier(self, projected: FloatArray, full: FloatArray) -> FloatArray:
+        """The multiplier mu (...) of games with M^T W y = ``projected`` (..., d), full ``full``."""
+        return np.asarray(
+            _rows_times(projected, self.kkt_offset[:, None])[..., 0] + self.kkt_corner * full
+        )
+
+    def _fit_once(self, game: _Game, index: FloatArray) -> tuple[ControlGame, FloatArray]:
+        """The control game for ``index`` and its columns' Kernel SHAP estimates (P, n, k, d).
+
+        The coefficients solve the weighted least squares of the game's order-1 residuals e on
+        the power columns' residuals r_p. Their inner products come without forming either:
+        r_p . W r_q = c_p . W c_q - g_p . phi_q - mu_q f_p and r_p . W e = c_p . W y - g_p .
+        phi_y - mu_y f_p (c_p the column, g_p = M^T W c_p, phi_p its values, f_p its full value),
+        since W r_q projects on the coalitions as mu_q 1 and phi_p adds up to f_p.
+        """
         scale = np.maximum(np.abs(index).sum(axis=-1, keepdims=True), np.finfo(float).tiny)
         beta = index / scale
         shift = -beta.sum(axis=-1) / 2.0
-        columns = _powers(_rows_times(beta, self.masks.T) + shift[..., None], shift[..., None])
-        fulls = _powers(beta.sum(axis=-1) + shift, shift)
-        estimates = self.solver.solve(columns, fulls)  # (P, n, k, d), one product
-        column_residuals = columns - _rows_times(estimates, self.masks.T)
-        weights = self.design.weights
-        weighted = column_residuals * weights
-        gram = np.moveaxis(
-            np.stack([np.sum(weighted * other, axis=-1) for other in column_residuals]), 0, -1
+        batch = beta.shape[:-1]
+        n_coalitions = self.masks.shape[0]
+        centres = _rows_times(beta, self.masks.T) + shift[..., None]
+        columns = np.empty((len(POWERS), *batch, n_coalitions))
+        cross = np.empty((*batch, len(POWERS), len(POWERS)))
+        game_cross = np.empty((*batch, len(POWERS)))
+        power_moments(
+            centres.reshape(-1, n_coalitions),
+            np.ascontiguousarray(shift).reshape(-1),
+            self.design.weights,
+            np.ascontiguousarray(game.centred).reshape(-1, n_coalitions),
+            POWERS[0],
+            columns.reshape(len(POWERS), -1, n_coalitions),
+            cross.reshape(-1, len(POWERS), len(POWERS)),
+            game_cross.reshape(-1, len(POWERS)),
         )
-        gram = np.moveaxis(gram, 0, -2)  # (n, k, P, P)
-        right = np.moveaxis(np.sum(weighted * residual, axis=-1), 0, -1)  # (n, k, P)
+        fulls = _powers(beta.sum(axis=-1) + shift, shift)  # (P, n, k)
+        projected = _rows_times(columns, self.weighted_masks)  # (P, n, k, d): g_p
+        estimates = _rows_times(projected, self.kkt_values) + fulls[..., None] * self.kkt_offset
+        multipliers = self._multiplier(projected, fulls)  # (P, n, k)
+        gram = cross - np.einsum("pnkd,qnkd->nkpq", projected, estimates)
+        gram -= np.moveaxis(fulls[:, None] * multipliers[None], (0, 1), (-2, -1))
+        right = game_cross - np.moveaxis(
+            np.einsum("pnkd,nkd->pnk", projected, game.values) + game.multiplier * fulls,
+            0,
+            -1,
+        )
         curvature = np.einsum("nkpp->nkp", gram).mean(axis=-1)
         ridge = (CONTROL_RIDGE * curvature + np.finfo(float).tiny)[..., None, None]
         coefficients = np.linalg.solve(gram + ridge * np.eye(len(POWERS)), right[..., None])
@@ -335,10 +394,18 @@ class SingleIndexControl:
             residuals[0] += other.residual_sum(observed, own.halves[applied])
             residuals[1] += other.residual_sum(rest, rest_values)
         errors = np.sqrt(variance) / 2.0
+        kept_control = residuals[1] < residuals[0]  # (n, k)
         plain = own.whole
-        plain_errors = self.whole.solver.standard_errors(centred, plain, self.whole.design)
-        kept_control = (residuals[1] < residuals[0])[..., None]
-        return np.where(kept_control, values, plain), np.where(kept_control, errors, plain_errors)
+        values = np.where(kept_control[..., None], values, plain)
+        uncontrolled = np.flatnonzero(~kept_control.all(axis=-1))  # rows with a plain output
+        if uncontrolled.size:  # the plain jackknife, of those rows only
+            plain_errors = self.whole.solver.standard_errors(
+                centred[uncontrolled], plain[uncontrolled], self.whole.design
+            )
+            errors[uncontrolled] = np.where(
+                kept_control[uncontrolled, :, None], errors[uncontrolled], plain_errors
+            )
+        return values, errors
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ demo-clarify: $(STAMP)
 	examples/clarify/s3_walkthrough.sh
 	examples/clarify/text_walkthrough.sh
 	examples/clarify/image_walkthrough.sh
+	examples/clarify/detection_walkthrough.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

@@ -15,6 +15,9 @@ What it measures (one run prints everything):
 * Images, the digit classifier of the image walk-through (48 x 48 RGB, 20 SLIC segments asked):
   images per second and model evaluations per image at 500 coalitions and at the default
   budget, with the model's share of the time.
+* Object detection, the digit detector of the detection walk-through (64 x 64 sheets of one or
+  two digits, 20 SLIC segments asked, up to 3 objects, context 1 and 0.5): images and objects
+  per second and model evaluations per image at 300 coalitions and at the default budget.
 
 Run it with ``.venv/bin/python bench/text_images.py`` (part of ``make bench``); about half a
 minute on 2 cores.
@@ -32,9 +35,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explainops.clarify.detection import detector, explain_objects
 from explainops.core.images import SegmentedImage, baseline_image, encode_image, slic_segments
+from explainops.core.model import LoadedModel
 from explainops.core.text import Segmenter, text_rows
 from explainops.explainers.units import UnitsExplainer
+from explainops.testing.detector import detect_bytes, digit_scene, train_digit_detector
 from explainops.testing.image_models import (
     DIGITS,
     digit_dataset,
@@ -203,6 +209,50 @@ def image_speed(num_samples: int | None, n_images: int = 6) -> str:
     )
 
 
+# The detection walk-through's sheets: (digit, which drawing, top row, left column) per digit.
+SHEETS = (
+    [(7, 3, 6, 8), (0, 3, 34, 36)],
+    [(1, 4, 8, 34), (7, 8, 36, 6)],
+    [(0, 9, 20, 20)],
+    [(1, 12, 4, 4), (0, 12, 36, 36)],
+)
+
+
+def detection_speed(num_samples: int | None, context: float) -> str:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    network = train_digit_detector()
+    timed = TimedModel(lambda frame: detect_bytes(network, frame))
+    model = LoadedModel(timed, lambda frame: None, None, None, lambda frame: list(timed(frame)))
+    started = time.perf_counter()
+    evaluations, objects = 0, 0
+    for sheet in SHEETS:
+        pixels = [bunch.images[np.flatnonzero(bunch.target == d)[k]] for d, k, _, _ in sheet]
+        image = digit_scene(pixels, [(row, column) for _, _, row, column in sheet])
+        segments = slic_segments(image, 20, 5.0)
+        segmented = SegmentedImage(image, segments, baseline_image(None, image.shape, 0))
+        detected = explain_objects(
+            UnitsExplainer(num_samples=num_samples),
+            detector(model, "png", "sheet"),
+            segmented,
+            max_objects=3,
+            iou_threshold=0.5,
+            context=context,
+            class_names=None,
+        )
+        evaluations += detected.explanation.evaluations
+        objects += len(detected.objects)
+    total = time.perf_counter() - started
+    n_images = len(SHEETS)
+    budget = "default" if num_samples is None else str(num_samples)
+    return (
+        f"| {budget} | {context:g} | {n_images} | {objects} | {n_images / total:.2f} | "
+        f"{objects / total:.2f} | {evaluations / n_images:.0f} | {total:.2f} | "
+        f"{timed.seconds:.2f} | {total / timed.seconds:.2f} |"
+    )
+
+
 def main() -> None:
     model, corpus = review_classifier(CORPUS)
     texts = corpus.sample(40, random_state=0)["text"].tolist()
@@ -239,6 +289,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for num_samples in (500, None):
         print(image_speed(num_samples))
+    print("\n## Object detection: 64 x 64 sheets, 20 SLIC segments asked, up to 3 objects, PNG\n")
+    print(
+        "| budget | context | images | objects | images/s | objects/s | evaluations an image | "
+        "total s | model s | total / model |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for num_samples, context in ((300, 1.0), (None, 1.0), (300, 0.5)):
+        print(detection_speed(num_samples, context))
 
 
 if __name__ == "__main__":

@@ -246,7 +246,10 @@ def test_an_image_file_and_a_list_of_paths_are_data_sets(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"image_config": {"model_type": "OBJECT_DETECTION"}}, "OBJECT_DETECTION is not supported"),
+        (  # a classifier's probabilities are not a detector's boxes
+            {"image_config": {"model_type": "OBJECT_DETECTION", "num_segments": 4}},
+            "the detector's prediction is not a list of [class, score, xmin, ymin, xmax, ymax]",
+        ),
         (
             {"image_config": {"model_type": "IMAGE_CLASSIFICATION", "num_segments": 0}},
             "num_segments",

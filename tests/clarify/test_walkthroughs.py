@@ -53,3 +53,26 @@ def test_the_image_walkthrough_prints_what_the_docs_show(tmp_path: Path) -> None
     heat_maps = sorted(path.name for path in (local / "heatmaps").glob("*.png"))
     assert len(heat_maps) == 6 * 3, f"one heat map per image and label: {heat_maps}"
     assert len(list(local.glob("*.npz"))) == 6, "one .npz per image"
+
+
+@pytest.mark.slow
+def test_the_detection_walkthrough_prints_what_the_docs_show(tmp_path: Path) -> None:
+    # when examples/clarify/detection_walkthrough.sh runs
+    output = run_walkthrough("detection_walkthrough.sh", tmp_path)
+    # then the lines docs/clarify.md quotes are printed, and a heat map per object is written
+    assert "image sheet_1: 19 segments, 2 object(s), 302 model evaluations" in output
+    assert "sheet_1: zero_0 (score 1.000), seven_1 (score 0.996)" in output
+    assert "sheet_3: zero_0 (score 1.000)" in output
+    assert largest_difference(output) <= 1e-9, "the endpoint's values are the in-process ones"
+    local = tmp_path / "outputs" / "clarify" / "detection" / "local" / "explanations_shap"
+    heat_maps = sorted(path.name for path in (local / "heatmaps").glob("*.png"))
+    assert heat_maps == [
+        "sheet_1_seven_1.png",
+        "sheet_1_zero_0.png",
+        "sheet_2_one_0.png",
+        "sheet_2_seven_1.png",
+        "sheet_3_zero_0.png",
+        "sheet_4_one_1.png",
+        "sheet_4_zero_0.png",
+    ]
+    assert (local.parent / "report.html").is_file(), "the report is written"

@@ -471,3 +471,60 @@ def test_clarify_image_report(
     assert image_run.html.read_text().count('<figure id="heatmap-') == 3
     check_pdf(image_run.pdf, tmp_path)
     check_notebook(image_run, tmp_path)
+
+
+def test_clarify_detection_report(
+    test_registry: RegistryFixture, browser: Browser, tmp_path: Path
+) -> None:
+    # given an object detection analysis of a sheet of two digits and a blank sheet
+    from sklearn.datasets import load_digits
+
+    from explainops.core.images import encode_image
+    from explainops.testing.detector import digit_scene, log_digit_detector
+
+    version = log_digit_detector("detector_report")
+    folder = tmp_path / "sheets"
+    (folder / "data").mkdir(parents=True)
+    bunch = load_digits()
+    digits = [bunch.images[list(bunch.target).index(digit)] for digit in (7, 0)]
+    sheets = {"two_digits": digit_scene(digits, [(6, 8), (34, 36)]), "blank": digit_scene([], [])}
+    for name, sheet in sheets.items():
+        (folder / "data" / f"{name}.png").write_bytes(encode_image(sheet, "png"))
+    config = {
+        "dataset_type": "application/x-image",
+        "predictor": {"content_type": "image/png", "label_headers": ["zero", "one", "seven"]},
+        "methods": {
+            "shap": {
+                "num_samples": 60,
+                "image_config": {"model_type": "OBJECT_DETECTION", "num_segments": 12},
+            },
+            "report": {"name": "report", "title": "Digit detector"},
+        },
+    }
+    (folder / "analysis_config.json").write_text(json.dumps(config))
+    output = folder / "out"
+    run(
+        [
+            "clarify",
+            "--config",
+            str(folder / "analysis_config.json"),
+            "--dataset",
+            str(folder / "data"),
+            "--output",
+            str(output),
+            "--model",
+            f"models:/detector_report/{version}",
+            "--tracking-uri",
+            test_registry.tracking_uri,
+        ]
+    )
+    detection_run = Run(output, output / "report.html")
+    # when it is opened in Chromium
+    texts = check_page(browser, detection_run.html, tmp_path / "shots")
+    # then it lists both sheets, the blank one with no object, and draws the best object's map
+    assert "two_digits.png" in texts["images"] and "blank.png" in texts["images"]
+    assert "no object detected" in texts["images"]
+    assert "seven_" in texts["images"] or "zero_" in texts["images"]
+    assert detection_run.html.read_text().count('<figure id="heatmap-') == 1
+    check_pdf(detection_run.pdf, tmp_path)
+    check_notebook(detection_run, tmp_path)

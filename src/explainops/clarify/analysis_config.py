@@ -88,6 +88,9 @@ class TextConfig(_ClarifySection):
 class ImageConfig(_ClarifySection):
     """``methods.shap.image_config``: SLIC superpixels as the features of each image.
 
+    ``model_type: OBJECT_DETECTION`` explains the score of each of the ``max_objects`` objects a
+    detector finds, matched in masked images by class and ``iou_threshold``, with ``context``
+    the weight of the image outside each object's box (:mod:`explainops.clarify.detection`).
     ``debug`` (Clarify's undocumented image selection) is accepted and ignored.
     """
 
@@ -101,14 +104,6 @@ class ImageConfig(_ClarifySection):
     iou_threshold: Annotated[float, pydantic.Field(ge=0, le=1)] = 0.5
     context: Annotated[float, pydantic.Field(ge=0, le=1)] = 1.0
     debug: Any = None
-
-    @pydantic.model_validator(mode="after")
-    def _supported(self) -> ImageConfig:
-        if self.model_type == "OBJECT_DETECTION":
-            raise ValueError(
-                "model_type: OBJECT_DETECTION is not supported yet; IMAGE_CLASSIFICATION is"
-            )
-        return self
 
 
 class ShapMethod(_ClarifySection):

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from explainops.clarify.analysis_config import AnalysisConfig, ImageConfig
+from explainops.clarify.detection import Detections, detector, explain_objects
 from explainops.clarify.layout import SEGMENTS_FILE
 from explainops.core.images import (
     SegmentedImage,
@@ -77,15 +78,18 @@ class ImageExplanation:
     segments: np.ndarray
     explanation: UnitExplanation
     labels: tuple[str, ...]
+    objects: Detections | None = None  # OBJECT_DETECTION: the explained objects (the labels)
 
     def table(self) -> pd.DataFrame:
         """Its lines of the long table of segment values."""
         n_labels, n_segments = self.explanation.values.shape
         pixels = np.bincount(self.segments.ravel(), minlength=n_segments)
+        # string columns typed as such: a detector's image with no object has no rows, and
+        # its table must have the schema of the others' (the long table is one Parquet file)
         return pd.DataFrame(
             {
-                "image": self.source.name,
-                "label": np.repeat(list(self.labels), n_segments),
+                "image": pd.array([self.source.name] * (n_labels * n_segments), dtype="string"),
+                "label": pd.array(np.repeat(list(self.labels), n_segments), dtype="string"),
                 "segment": np.tile(np.arange(n_segments), n_labels),
                 "pixels": np.tile(pixels, n_labels),
                 "value": self.explanation.values.ravel(),
@@ -93,18 +97,46 @@ class ImageExplanation:
         )
 
     def npz_bytes(self) -> bytes:
-        """The compact file of this image: segment map, values, end points, labels, source."""
+        """The compact file of this image: segment map, values, end points, labels, source.
+
+        A detector's image adds its objects' ``boxes`` (objects, 4), ``classes`` and ``scores``.
+        """
+        arrays: dict[str, np.ndarray] = {
+            "segments": self.segments.astype(np.int32),
+            "values": self.explanation.values,
+            "base_values": self.explanation.base_value,
+            "predictions": self.explanation.prediction,
+            "labels": np.array(self.labels, dtype=str),
+            "source": np.array(self.source.uri),
+            **self._object_arrays(),
+        }
         buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            segments=self.segments.astype(np.int32),
-            values=self.explanation.values,
-            base_values=self.explanation.base_value,
-            predictions=self.explanation.prediction,
-            labels=np.array(self.labels),
-            source=np.array(self.source.uri),
-        )
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         return buffer.getvalue()
+
+    def _object_arrays(self) -> dict[str, np.ndarray]:
+        if self.objects is None:
+            return {}
+        return {
+            "boxes": self.objects.boxes,
+            "classes": self.objects.classes,
+            "scores": self.objects.scores,
+        }
+
+    def object_summary(self) -> dict[str, dict[str, Any]]:
+        """Each explained object: its class, detected score, box and the explanation's ends."""
+        assert self.objects is not None
+        explanation = self.explanation
+        return {
+            label: {
+                "class": float(self.objects.classes[i]),
+                "score": float(self.objects.scores[i]),
+                "box": [float(corner) for corner in self.objects.boxes[i]],
+                "expected_value": float(explanation.base_value[i]),
+                "prediction": float(explanation.prediction[i]),
+            }
+            for i, label in enumerate(self.labels)
+        }
 
 
 @dataclass
@@ -118,18 +150,22 @@ class ImageAttributions:
     max_additivity_error: float = 0.0
     base_total: np.ndarray | None = None
     names: list[str] = field(default_factory=list)
+    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # by image
 
     def add(self, explained: ImageExplanation) -> None:
         """One image."""
         explanation = explained.explanation
-        self.labels = explained.labels
         self.n_images += 1
         self.evaluations += explanation.evaluations
         self.exact_images += explanation.exact
         self.max_additivity_error = max(self.max_additivity_error, explanation.additivity_error)
+        self.names.append(explained.source.name)
+        if explained.objects is not None:  # each image has objects of its own
+            self.objects[explained.source.name] = explained.object_summary()
+            return
+        self.labels = explained.labels
         base = explanation.base_value
         self.base_total = base.copy() if self.base_total is None else self.base_total + base
-        self.names.append(explained.source.name)
 
 
 def _evaluator(model: LoadedModel, encoding: str) -> Callable[[Sequence[Any]], np.ndarray]:
@@ -168,6 +204,7 @@ def explain_images(
     seed = shap.seed if shap.seed is not None else 0
     mask = _mask_image(config)
     evaluate = _evaluator(model, encoding)
+    detecting = image_config.model_type == "OBJECT_DETECTION"
     attributions = ImageAttributions()
     folder = output_dir.rstrip("/")
     with _segments_sink(f"{folder}/{SEGMENTS_FILE}") as sink:
@@ -183,19 +220,34 @@ def explain_images(
                 use_logit=shap.use_logit,
                 batch_size=max(1, min(2048, _MASKED_BYTES // max(1, image.nbytes))),
             )
-            [explanation] = explainer.explain(evaluate, [segmented])
-            labels = _labels(model, explanation, config)
-            explained = ImageExplanation(source, image, segments, explanation, labels)
+            if not detecting:
+                [explanation] = explainer.explain(evaluate, [segmented])
+                labels = _labels(model, explanation, config)
+                explained = ImageExplanation(source, image, segments, explanation, labels)
+            else:
+                detected = explain_objects(
+                    explainer,
+                    detector(model, encoding, source.uri),
+                    segmented,
+                    max_objects=image_config.max_objects,
+                    iou_threshold=image_config.iou_threshold,
+                    context=image_config.context,
+                    class_names=config.predictor_or_default.label_headers,
+                )
+                explained = ImageExplanation(
+                    source, image, segments, detected.explanation, detected.names, detected.objects
+                )
             with atomic_file(f"{folder}/explanations_shap/{source.name}.npz", "wb") as handle:
                 handle.write(explained.npz_bytes())
             sink.write(explained.table())
             attributions.add(explained)
             logger.info(
-                "image %s: %d segments, %d model evaluations%s",
+                "image %s: %d segments, %s%d model evaluations%s",
                 source.name,
                 segmented.n_units,
-                explanation.evaluations,
-                " (exact)" if explanation.exact else "",
+                f"{len(explained.labels)} object(s), " if detecting else "",
+                explained.explanation.evaluations,
+                " (exact)" if explained.explanation.exact else "",
             )
             if on_image is not None:
                 on_image(explained)
@@ -234,19 +286,22 @@ def image_analysis_document(
         if attributions.base_total is not None
         else np.zeros(0)
     )
+    if shap.image_config.model_type == "OBJECT_DETECTION":  # objects differ image by image
+        explained: dict[str, Any] = attributions.objects
+    else:
+        explained = {
+            label: {"expected_value": float(value)}
+            for label, value in zip(attributions.labels, expected, strict=True)
+        }
     return {
         "version": config.version or "1.0",
-        "explanations": {
-            "kernel_shap": {
-                label: {"expected_value": float(value)}
-                for label, value in zip(attributions.labels, expected, strict=True)
-            }
-        },
+        "explanations": {"kernel_shap": explained},
         "explainops": {
             "version": __version__,
             "model": model,
             "explainer": "KernelExplainer (per-image segments)",
             "model_type": shap.image_config.model_type,
+            **_detection_settings(shap.image_config),
             "num_segments": shap.image_config.num_segments,
             "segment_compactness": shap.image_config.segment_compactness,
             "num_samples": shap.num_samples,
@@ -258,4 +313,14 @@ def image_analysis_document(
             "images_exact": attributions.exact_images,
             "max_additivity_error": attributions.max_additivity_error,
         },
+    }
+
+
+def _detection_settings(image_config: ImageConfig) -> dict[str, Any]:
+    if image_config.model_type != "OBJECT_DETECTION":
+        return {}
+    return {
+        "max_objects": image_config.max_objects,
+        "iou_threshold": image_config.iou_threshold,
+        "context": image_config.context,
     }

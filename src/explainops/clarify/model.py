@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -77,7 +78,7 @@ def labelled(model: LoadedModel, label_headers: list[str] | None) -> LoadedModel
     def names(preview: pd.DataFrame) -> tuple[str, ...]:
         return label_names(label_headers, model.predict(preview.head(2)).shape[1])
 
-    return LoadedModel(model.predict, names, model.native, model.version)
+    return dataclasses.replace(model, output_names=names)
 
 
 def select_output(model: LoadedModel, attribute: int | str | None, uri: str) -> LoadedModel:
@@ -110,7 +111,7 @@ def select_output(model: LoadedModel, attribute: int | str | None, uri: str) -> 
             chosen.append(column(outputs, model.output_names(frame.head(2))))
         return outputs[:, chosen[0] : chosen[0] + 1]
 
-    return LoadedModel(predict, lambda frame: None, None, model.version)
+    return dataclasses.replace(model, predict=predict, output_names=lambda frame: None, native=None)
 
 
 def label_names(label_headers: list[str] | None, n_outputs: int) -> tuple[str, ...]:

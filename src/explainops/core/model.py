@@ -23,6 +23,8 @@ class LoadedModel:
             them (class labels, a pyfunc's output columns), else None.
         native: the native model object (for the tree fast path and native importances), or None.
         version: where it came from (the registry's model version), or None.
+        answers: DataFrame -> each row's whole answer as the model gives it, not read as scores
+            (an object detector's document of boxes), where the model can give it; else None.
 
     """
 
@@ -30,3 +32,4 @@ class LoadedModel:
     output_names: Callable[[pd.DataFrame], tuple[str, ...] | None]
     native: Any | None
     version: Any | None
+    answers: Callable[[pd.DataFrame], list[Any]] | None = None

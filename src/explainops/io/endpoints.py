@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import jmespath
@@ -96,6 +96,9 @@ ANSWERED_TYPES = {
     },
     "application/json": {"application/json", "text/json", "text/plain"},
 }
+
+
+T = TypeVar("T")
 
 
 class RequestLimits(Component):
@@ -266,7 +269,7 @@ class EndpointLoader(Loader, RequestLimits):
                 self.rows_per_request,
             )
         names = tuple(self.label_headers) if self.label_headers else None
-        return LoadedModel(client.predict, lambda frame: names, None, version)
+        return LoadedModel(client.predict, lambda frame: names, None, version, client.answers)
 
     def _request_headers(self) -> dict[str, str]:
         headers: dict[str, str] = {"Content-Type": self.content_type, "Accept": self.response_type}
@@ -336,6 +339,25 @@ class EndpointClient:
 
     def predict(self, frame: pd.DataFrame) -> FloatArray:
         """Scores of every row of ``frame``, shape (n_rows, n_outputs), in row order."""
+        parts = self._each_request(frame, self._score)
+        widths = {part.shape[1] for part in parts}
+        if len(widths) > 1:
+            raise EndpointError(
+                f"{self.display_url}: responses have different numbers of scores {sorted(widths)}"
+            )
+        return np.concatenate(parts) if parts else np.empty((0, 0))
+
+    def answers(self, frame: pd.DataFrame) -> list[Any]:
+        """Each row's whole JSON answer (an object detector's document), in row order.
+
+        A request of one row (one image, or one ``$record``) is answered by that row's document;
+        a request of several by a JSON list of them, or an object holding that list under
+        ``predictions``.
+        """
+        return [answer for part in self._each_request(frame, self._documents) for answer in part]
+
+    def _each_request(self, frame: pd.DataFrame, send: Callable[[RequestBatch], T]) -> list[T]:
+        """``send`` applied to each request's batch of rows (concurrently where allowed)."""
         size = self._rows_per_request
         # Read here: the pool's threads do not see this thread's context.
         call = MODEL_CALL_ROWS.get()
@@ -347,15 +369,32 @@ class EndpointClient:
             where = f"{self.display_url}: request batch {number} ({origin})"
             batches.append(RequestBatch(number, frame.iloc[start:stop], where))
         if len(batches) == 1 or self.settings.max_concurrency == 1:
-            parts = [self._score(batch) for batch in batches]
+            return [send(batch) for batch in batches]
+        return list(self._pool().map(send, batches))
+
+    def _documents(self, batch: RequestBatch) -> list[Any]:
+        if self._templates is not None:
+            body = self._templates.encode(batch.rows)
         else:
-            parts = list(self._pool().map(self._score, batches))
-        widths = {part.shape[1] for part in parts}
-        if len(widths) > 1:
-            raise EndpointError(
-                f"{self.display_url}: responses have different numbers of scores {sorted(widths)}"
+            body = encode_rows(
+                batch.rows, self.settings.content_type, self.settings.request_template
             )
-        return np.concatenate(parts) if parts else np.empty((0, 0))
+        _, content = self._post(body, batch.where)
+        try:
+            document = json.loads(content)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise EndpointError(
+                f"{batch.where}: response is not JSON: {snippet(content, self._masked)}"
+            ) from None
+        n_rows = len(batch.rows)
+        if self._single and n_rows == 1:
+            return [document]
+        if isinstance(document, dict) and isinstance(document.get("predictions"), list):
+            document = document["predictions"]
+        if not isinstance(document, list) or len(document) != n_rows:
+            got = f"{len(document)} answers" if isinstance(document, list) else "one document"
+            raise EndpointError(f"{batch.where}: response has {got}, expected {n_rows}")
+        return document
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:

@@ -31,7 +31,7 @@ import pydantic
 from explainops.core.component import Component, MlflowUri
 from explainops.core.model import LoadedModel
 from explainops.core.redaction import mask_url
-from explainops.errors import ModelLoadError
+from explainops.errors import ExplainerError, ModelLoadError
 
 logger = logging.getLogger(__name__)
 
@@ -481,7 +481,35 @@ def load_pyfunc(uri: str, version: ModelVersion | None = None) -> LoadedModel:
         raw = model.predict(_as_integers(frame, integers))
         return tuple(map(str, raw.columns)) if isinstance(raw, pd.DataFrame) else None
 
-    return LoadedModel(predict, output_names, None, version)
+    def answers(frame: pd.DataFrame) -> list[Any]:
+        return per_row_answers(model.predict(_as_integers(frame, integers)), len(frame), uri)
+
+    return LoadedModel(predict, output_names, None, version, answers)
+
+
+def per_row_answers(raw: Any, n_rows: int, where: str) -> list[Any]:
+    """A pyfunc's whole answer for ``n_rows`` rows, split into one answer per row.
+
+    A list (or tuple, or array) holds one item per row; a DataFrame one row per row (its
+    ``prediction`` column's cell when it has one); a dict answers a single row.
+
+    Raises:
+        ExplainerError: the answer does not hold one item per row.
+
+    """
+    if isinstance(raw, pd.DataFrame):
+        items = list(raw["prediction"]) if "prediction" in raw.columns else raw.to_dict("records")
+    elif isinstance(raw, dict) and n_rows == 1:
+        items = [raw]
+    elif isinstance(raw, list | tuple | np.ndarray | pd.Series):
+        items = list(raw)
+    else:
+        raise ExplainerError(
+            f"{where}: the model answered a {type(raw).__name__}; expected one answer per row"
+        )
+    if len(items) != n_rows:
+        raise ExplainerError(f"{where}: the model answered {len(items)} items for {n_rows} rows")
+    return items
 
 
 def _integer_columns(model: Any) -> dict[str, type[np.integer[Any]]]:

@@ -318,6 +318,7 @@ class ClarifyJob(Job):
         folder = self.output_dir.rstrip("/")
 
         def write_heatmaps(explained: ImageExplanation) -> None:
+            objects = explained.objects
             for index, label in enumerate(explained.labels):
                 path = f"{folder}/{HEATMAPS_FOLDER}/{explained.source.name}_{label}.png"
                 png = heatmap_png(
@@ -325,6 +326,7 @@ class ClarifyJob(Job):
                     explained.segments,
                     explained.explanation.values[index],
                     f"{explained.source.name}: SHAP values for {label}",
+                    box=None if objects is None else objects.boxes[index],
                 )
                 with atomic_file(path, "wb") as handle:
                     handle.write(png)

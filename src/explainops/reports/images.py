@@ -29,8 +29,17 @@ def load_npz(path: str) -> dict[str, Any]:
         return {name: archive[name] for name in archive.files}
 
 
-def heatmap(image: np.ndarray, segments: np.ndarray, values: np.ndarray, title: str) -> Figure:
-    """The image, and the image under its segments' values (one label's) as a heat map."""
+def heatmap(
+    image: np.ndarray,
+    segments: np.ndarray,
+    values: np.ndarray,
+    title: str,
+    box: np.ndarray | None = None,
+) -> Figure:
+    """The image, and the image under its segments' values (one label's) as a heat map.
+
+    ``box``: a detected object's [xmin, ymin, xmax, ymax] (relative), outlined on both.
+    """
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
     from skimage.segmentation import find_boundaries
@@ -60,15 +69,32 @@ def heatmap(image: np.ndarray, segments: np.ndarray, values: np.ndarray, title: 
     right.set_title(title, fontsize=9)
     for axes in (left, right):
         axes.set_axis_off()
+        if box is not None:
+            _outline(axes, box, width, height)
     bar = figure.add_axes((0.86, 0.12, 0.018, 0.72))
     figure.colorbar(shown, cax=bar, label="SHAP value")
     return figure
 
 
-def heatmap_png(image: np.ndarray, segments: np.ndarray, values: np.ndarray, title: str) -> bytes:
+def _outline(axes: Any, box: np.ndarray, width: int, height: int) -> None:
+    """A detected object's box (relative corners) drawn on ``axes`` in green."""
+    from matplotlib.patches import Rectangle
+
+    left, top = box[0] * width - 0.5, box[1] * height - 0.5
+    size = ((box[2] - box[0]) * width, (box[3] - box[1]) * height)
+    axes.add_patch(Rectangle((left, top), *size, fill=False, edgecolor="#00b050", linewidth=1.5))
+
+
+def heatmap_png(
+    image: np.ndarray,
+    segments: np.ndarray,
+    values: np.ndarray,
+    title: str,
+    box: np.ndarray | None = None,
+) -> bytes:
     """:func:`heatmap` as PNG bytes."""
     buffer = io.BytesIO()
-    heatmap(image, segments, values, title).savefig(buffer, format="png", dpi=100)
+    heatmap(image, segments, values, title, box).savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
 
 
@@ -81,7 +107,8 @@ def _drawer(npz: str, label_index: int) -> Any:
         image = decode_image(read_bytes(source), source)
         label = str(arrays["labels"][label_index])
         values = arrays["values"][label_index]
-        return heatmap(image, arrays["segments"], values, f"SHAP values for {label}")
+        box = arrays["boxes"][label_index] if "boxes" in arrays else None
+        return heatmap(image, arrays["segments"], values, f"SHAP values for {label}", box)
 
     return draw
 
@@ -95,31 +122,44 @@ def image_report(
     source: dict[str, Any],
 ) -> Report:
     """The report: a summary, the images' predictions, then heat maps of the first images."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     figures = []
+    detecting = False
     for npz in npz_files[:IMAGES_SHOWN]:
         arrays = load_npz(npz)
         name = str(arrays["source"]).rsplit("/", 1)[-1]
         labels = [str(label) for label in arrays["labels"]]
-        predicted = int(np.argmax(arrays["predictions"]))
-        rows.append(
-            (
-                name,
-                labels[predicted],
-                float(arrays["predictions"][predicted]),
-                int(arrays["segments"].max()) + 1,
-            )
-        )
+        segments = int(arrays["segments"].max()) + 1
+        detecting = detecting or "boxes" in arrays
+        if not labels:  # a detector that found nothing
+            rows.append((name, "no object detected", None, segments))
+            continue
+        predicted = int(np.argmax(arrays["predictions"]))  # a detector's best object
+        rows.append((name, labels[predicted], float(arrays["predictions"][predicted]), segments))
         figures.append(
             FigureSpec(
                 anchor=f"heatmap-{len(rows)}",
-                caption=f"{name}: SHAP values of its segments for its predicted label, "
+                caption=f"{name}: SHAP values of its segments for its "
+                f"{'best-scored object' if 'boxes' in arrays else 'predicted label'}, "
                 f"{labels[predicted]}",
                 draw=_drawer(npz, predicted),
             )
         )
     kernel_shap = analysis.get("explanations", {}).get("kernel_shap", {})
-    expected = [(label, entry.get("expected_value")) for label, entry in kernel_shap.items()]
+    if detecting:
+        expected_table = Table.of(
+            ("image", "object", "detected score", "expected value (all segments masked)"),
+            [
+                (image, label, entry.get("score"), entry.get("expected_value"))
+                for image, objects in kernel_shap.items()
+                for label, entry in objects.items()
+            ],
+        )
+    else:
+        expected_table = Table.of(
+            ("label", "expected value (all segments masked)"),
+            [(label, entry.get("expected_value")) for label, entry in kernel_shap.items()],
+        )
     sections = (
         Section(
             anchor="images",
@@ -130,7 +170,7 @@ def image_report(
             ),
             tables=(
                 Table.of(("image", "predicted", "score", "segments"), rows, anchor="predictions"),
-                Table.of(("label", "expected value (all segments masked)"), expected),
+                expected_table,
             ),
         ),
         Section(

@@ -51,7 +51,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pyarrow_csv
 
-Predict = Callable[[pd.DataFrame], np.ndarray]
+Predict = Callable[[pd.DataFrame], np.ndarray | list[Any]]  # a list: documents=True
 CsvLayout = Literal["label_probability", "scores"]
 # One request's fault in a schedule: an HTTP status to answer, a stall (no answer until the
 # client gives up), a dropped connection (closed without an answer), a truncated body, or None.
@@ -125,6 +125,9 @@ class ModelServer:
         keep_bodies: keep each request's body in ``received`` (turn off for large benchmarks).
         text_columns: features that hold text: CSV and JSON Lines rows then carry strings there
             (quoted as CSV quotes them) and numbers elsewhere.
+        documents: ``predict`` returns one JSON document per row (an object detector's
+            ``{"prediction": [...]}``), answered as it is: the document for a request of one
+            image or record, a JSON list of them otherwise.
         port: the port on 127.0.0.1 (default: any free port).
 
     """
@@ -141,6 +144,7 @@ class ModelServer:
         labels: Sequence[Any] | None = None,
         keep_bodies: bool = True,
         text_columns: Sequence[str] = (),
+        documents: bool = False,
         port: int = 0,
     ) -> None:
         if default_accept not in RESPONSE_TYPES:
@@ -156,6 +160,7 @@ class ModelServer:
         self.labels = None if labels is None else [_plain(label) for label in labels]
         self.keep_bodies = keep_bodies
         self.text_columns = tuple(text_columns)
+        self.documents = documents
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._faults = Faults()
@@ -546,6 +551,15 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             if faults.garbage:
                 self.answer(200, GARBAGE, accept)
                 return
+            if server.documents:
+                try:
+                    answers = list(server.predict(frame))
+                except Exception as error:  # the model's own failure, as a real server says
+                    self.answer(500, f"model failed: {error!r}".encode(), "text/plain")
+                    return
+                document = answers[0] if single_record and len(answers) == 1 else answers
+                self.answer(200, json.dumps(document).encode(), JSON)
+                return
             try:
                 scores = server.scores(frame)
             except Exception as error:  # the model's own failure, answered like a real server
@@ -776,6 +790,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--csv-layout", choices=["label_probability", "scores"], default="label_probability"
     )
+    parser.add_argument(
+        "--documents",
+        action="store_true",
+        help="answer the model's whole JSON documents (an object detector's boxes)",
+    )
     arguments = parser.parse_args(argv)
     mlflow.set_tracking_uri(arguments.tracking_uri)
     mlflow.set_registry_uri(arguments.tracking_uri)
@@ -788,13 +807,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         for spec in signature.inputs.inputs
         if str(getattr(spec, "type", "")).lower().endswith("string")
     ]
+    assert model.answers is not None  # a pyfunc's answers are always at hand
     server = ModelServer(
-        model.predict,
+        model.answers if arguments.documents else model.predict,
         signature.inputs.input_names(),
         text_columns=text_columns,
         default_accept=arguments.accept,
         csv_layout=arguments.csv_layout,
         keep_bodies=False,
+        documents=arguments.documents,
         port=arguments.port,
     )
     with server:

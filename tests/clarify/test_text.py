@@ -152,6 +152,23 @@ def test_short_texts_are_exact_shapley_values_and_add_up(
     units = pd.read_parquet(tmp_path / "out" / "explanations_shap" / "units.parquet")
     assert list(units.columns) == ["sample", "label", "feature", "unit", "text", "start", "value"]
     assert len(units) == 2 * sum(v.shape[1] for v in values)
+    # out.csv holds out.jsonl's attributions, a line per unit, a column per label (floats
+    # written round-trip: equal to the bit)
+    table = pd.read_csv(tmp_path / "out" / "explanations_shap" / "out.csv", keep_default_na=False)
+    assert list(table.columns) == [
+        "row",
+        "feature_name",
+        "data_type",
+        "partial_text",
+        "start_idx",
+        "negative",
+        "positive",
+    ]
+    for row, phi in enumerate(values):
+        lines = table[table["row"] == row]
+        np.testing.assert_array_equal(lines[["negative", "positive"]].to_numpy().T, phi)
+    assert table.loc[0, "partial_text"] == "Great" and table.loc[1, "start_idx"] == 6
+    assert set(table["data_type"]) == {"free_text"}
 
 
 def test_endpoint_equals_in_process(
@@ -267,6 +284,15 @@ def test_a_tabular_column_beside_the_text_is_a_feature(tmp_path: Path) -> None:
     from tests.explainers.brute_force import shapley_values_of_game
 
     np.testing.assert_allclose(explanation.values, shapley_values_of_game(game, 5), atol=1e-12)
+    # and out.csv gives the tabular column a line of its own, with no text and no start
+    from explainops.clarify.text import local_text_table
+
+    table = local_text_table([row], [explanation], [0], ["no", "yes"])
+    assert table["feature_name"].tolist() == ["stars", "text", "text", "text", "text"]
+    assert table["data_type"].tolist() == ["numerical", *["free_text"] * 4]
+    assert table["partial_text"].tolist()[1:] == tokens and table["partial_text"].isna()[0]
+    assert table["start_idx"].tolist()[1:] == [0, 5, 9, 14] and table["start_idx"].isna()[0]
+    np.testing.assert_array_equal(table[["no", "yes"]].to_numpy().T, explanation.values)
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ def output_paths(output_dir: str, config: AnalysisConfig) -> dict[str, str]:
     if shap is not None and shap.save_local_shap_values:
         if shap.text_config is not None:  # Clarify writes local text explanations as JSON Lines
             paths["local_values"] = f"{folder}/{TEXT_LOCAL_VALUES_FILE}"
+            paths["local_table"] = f"{folder}/{LOCAL_VALUES_FILE}"  # the same, a line a unit
             paths["units"] = f"{folder}/{UNITS_FILE}"
         elif shap.image_config is None:
             paths["local_values"] = f"{folder}/{LOCAL_VALUES_FILE}"

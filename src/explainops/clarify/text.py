@@ -19,6 +19,10 @@ Outputs, in Clarify's layout:
   ``{"explanations": [{"feature_name", "data_type", "attributions": [{"attribution": [one value
   a label], "description": {"partial_text", "start_idx"}}]}]}``, as Clarify writes local text
   explanations;
+- ``explanations_shap/out.csv`` (with ``save_local_shap_values``): the same attributions as a
+  table, one line per row and feature unit (the number of units varies from row to row, so not
+  one line a row as for tabular data): ``row``, ``feature_name``, ``data_type``,
+  ``partial_text``, ``start_idx``, then one column of attributions per label;
 - and explainops' own ``explanations_shap/units.parquet``: the long table (``sample``, ``label``,
   ``feature``, ``unit``, ``text``, ``start``, ``value``), one line per row, label and unit.
 """
@@ -42,7 +46,7 @@ from explainops.core.text import TextRow, text_rows
 from explainops.errors import ConfigError, InputError
 from explainops.explainers.explanation import AggMethod
 from explainops.explainers.units import UnitExplanation, UnitsExplainer
-from explainops.io.datasets import ParquetWriter, atomic_file
+from explainops.io.datasets import CsvWriter, ParquetWriter, atomic_file
 from explainops.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -234,6 +238,35 @@ def local_text_record(row: TextRow, explanation: UnitExplanation) -> dict[str, A
     return {"explanations": explanations}
 
 
+def local_text_table(
+    rows: Sequence[TextRow],
+    explanations: Sequence[UnitExplanation],
+    sample_ids: Sequence[Any],
+    output_names: Sequence[str],
+) -> pd.DataFrame:
+    """Lines of ``out.csv``: :func:`local_text_record`'s attributions, one line per unit."""
+    lines: list[dict[str, Any]] = []
+    for row, explanation, sample in zip(rows, explanations, sample_ids, strict=True):
+        record = local_text_record(row, explanation)
+        for feature in record["explanations"]:
+            for attribution in feature["attributions"]:
+                description = attribution.get("description", {})
+                lines.append(
+                    {
+                        "row": sample,
+                        "feature_name": feature["feature_name"],
+                        "data_type": feature["data_type"],
+                        "partial_text": description.get("partial_text"),
+                        "start_idx": description.get("start_idx"),
+                        **dict(zip(output_names, attribution["attribution"], strict=True)),
+                    }
+                )
+    columns = ["row", "feature_name", "data_type", "partial_text", "start_idx", *output_names]
+    table = pd.DataFrame(lines, columns=columns)
+    table["start_idx"] = table["start_idx"].astype("Int64")  # empty for tabular columns
+    return table
+
+
 def units_table(
     rows: Sequence[TextRow],
     explanations: Sequence[UnitExplanation],
@@ -272,6 +305,7 @@ class TextOutputs:
 
     local_values: str | None
     units: str | None
+    local_table: str | None = None  # out.csv
 
 
 @contextlib.contextmanager
@@ -289,6 +323,15 @@ def _parquet(path: str | None) -> Iterator[Any]:
         yield None
         return
     with ParquetWriter(path=path).open() as sink:
+        yield sink
+
+
+@contextlib.contextmanager
+def _csv(path: str | None) -> Iterator[Any]:
+    if path is None:
+        yield None
+        return
+    with CsvWriter(path=path).open() as sink:
         yield sink
 
 
@@ -313,7 +356,11 @@ def explain_texts(
     attributions: TextAttributions | None = None
     baseline: pd.DataFrame | None = None
     texts: list[str] = []
-    with _jsonl(outputs.local_values) as jsonl, _parquet(outputs.units) as units_sink:
+    with (
+        _jsonl(outputs.local_values) as jsonl,
+        _parquet(outputs.units) as units_sink,
+        _csv(outputs.local_table) as table_sink,
+    ):
         for batch in samples.batches():
             frame = batch
             if baseline is None:
@@ -352,9 +399,13 @@ def explain_texts(
                 attributions.add(row, explanation)
                 if jsonl is not None:
                     jsonl.write(json.dumps(local_text_record(row, explanation)) + "\n")
+            ids = list(range(attributions.n_samples - len(rows), attributions.n_samples))
             if units_sink is not None:
-                ids = list(range(attributions.n_samples - len(rows), attributions.n_samples))
                 units_sink.write(units_table(rows, explanations, ids, attributions.output_names))
+            if table_sink is not None:
+                table_sink.write(
+                    local_text_table(rows, explanations, ids, attributions.output_names)
+                )
     if attributions is None or attributions.n_samples == 0:
         raise InputError("the data set has no rows to explain")
     logger.info(

@@ -263,7 +263,9 @@ class ClarifyJob(Job):
             reader,
             model,
             shap,
-            TextOutputs(outputs.get("local_values"), outputs.get("units")),
+            TextOutputs(
+                outputs.get("local_values"), outputs.get("units"), outputs.get("local_table")
+            ),
         )
         assert shap.text_config is not None
         analysis = text_analysis_document(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from explainops.clarify.detection import Detections, box_overlap, object_scores, with_context
-from explainops.cli import main
 from explainops.core.images import encode_image, slic_segments
 from explainops.errors import ExplainerError
 from explainops.testing.detector import (
@@ -33,7 +31,9 @@ from explainops.testing.detector import (
 )
 from explainops.testing.image_models import LABELS
 from explainops.testing.model_server import ModelServer
+from tests.clarify.cli import run
 from tests.conftest import RegistryFixture
+from tests.explainers.brute_force import shapley_values_of_game
 
 GREY = 128
 
@@ -78,10 +78,11 @@ def write_config(tmp_path: Path, image_config: dict[str, Any], **shap: Any) -> P
     return path
 
 
-def run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str]:
-    capsys.readouterr()
-    code = main(["clarify", *args])
-    return code, capsys.readouterr().err
+def grey_mask(folder: Path) -> str:
+    """A grey mask image (resized to each sheet) written in ``folder``: its path."""
+    path = folder / "mask.png"
+    Image.fromarray(np.full((16, 16, 3), GREY, np.uint8)).save(path)
+    return str(path)
 
 
 def brute_force(
@@ -108,14 +109,7 @@ def brute_force(
                 if row[0] == objects.classes[k] and overlap >= iou_threshold:
                     scores[k] = max(scores[k], row[1])
         value[coalition] = scores
-    phi = np.zeros((len(objects), n))
-    for i in range(n):
-        for coalition in coalitions:
-            if i not in coalition:
-                weight = math.factorial(len(coalition)) * math.factorial(n - len(coalition) - 1)
-                joined = tuple(sorted((*coalition, i)))
-                phi[:, i] += weight / math.factorial(n) * (value[joined] - value[coalition])
-    return phi
+    return shapley_values_of_game(lambda coalition: value[coalition], n)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -156,8 +150,7 @@ def test_few_segments_are_exact_and_add_up_per_object(
 ) -> None:
     # given a grey mask image and 7 segments a sheet (128 coalitions: enumerated)
     uri, network = detector
-    Image.fromarray(np.full((16, 16, 3), GREY, np.uint8)).save(tmp_path / "mask.png")
-    config = write_config(tmp_path, {"num_segments": 7}, baseline=str(tmp_path / "mask.png"))
+    config = write_config(tmp_path, {"num_segments": 7}, baseline=grey_mask(tmp_path))
     output = tmp_path / "out"
     # when the analysis runs in process
     code, err = run(
@@ -207,9 +200,8 @@ def test_context_below_one_explains_each_object_on_its_own_image(
 ) -> None:
     # given context 0.3: outside each object's box, the sheet fades 70% of the way to the mask
     uri, network = detector
-    Image.fromarray(np.full((16, 16, 3), GREY, np.uint8)).save(tmp_path / "mask.png")
     config = write_config(
-        tmp_path, {"num_segments": 6, "context": 0.3}, baseline=str(tmp_path / "mask.png")
+        tmp_path, {"num_segments": 6, "context": 0.3}, baseline=grey_mask(tmp_path)
     )
     output = tmp_path / "out"
     sheet = scenes / "seven_zero.png"

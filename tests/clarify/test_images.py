@@ -19,7 +19,6 @@ import pytest
 from PIL import Image
 from skimage.segmentation import slic
 
-from explainops.cli import main
 from explainops.core.images import encode_image, slic_segments
 from explainops.testing.image_models import (
     DIGITS,
@@ -29,6 +28,7 @@ from explainops.testing.image_models import (
     train_digit_classifier,
 )
 from explainops.testing.model_server import ModelServer
+from tests.clarify.cli import run
 from tests.conftest import RegistryFixture
 
 
@@ -64,12 +64,6 @@ def write_config(tmp_path: Path, image_config: dict[str, Any], **shap: Any) -> P
     }
     path.write_text(json.dumps(document))
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str]:
-    capsys.readouterr()
-    code = main(["clarify", *args])
-    return code, capsys.readouterr().err
 
 
 def brute_force(

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 import spacy
 
-from explainops.cli import main
 from explainops.testing.model_server import ModelServer
 from explainops.testing.text_models import review_classifier
+from tests.clarify.cli import run
 from tests.conftest import RegistryFixture, log_sklearn_model
 
 CORPUS = Path(__file__).resolve().parents[2] / "demo" / "data" / "reviews.csv"
@@ -66,12 +66,6 @@ def dataset(tmp_path: Path, texts: list[str]) -> Path:
     path = tmp_path / "reviews.csv"
     pd.DataFrame({"text": texts, "label": [1] * len(texts)}).to_csv(path, index=False)
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str]:
-    capsys.readouterr()
-    code = main(["clarify", *args])
-    return code, capsys.readouterr().err
 
 
 def in_process(registry: RegistryFixture) -> list[str]:

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import numpy as np
@@ -419,6 +420,30 @@ def test_clarify_text_report(
     check_notebook(text_run, tmp_path)
 
 
+def clarify_folder_run(
+    folder: Path, config: dict[str, Any], model: str, test_registry: RegistryFixture
+) -> Run:
+    """``explainops clarify`` of ``config`` on the images in folder/data, into folder/out."""
+    (folder / "analysis_config.json").write_text(json.dumps(config))
+    output = folder / "out"
+    run(
+        [
+            "clarify",
+            "--config",
+            str(folder / "analysis_config.json"),
+            "--dataset",
+            str(folder / "data"),
+            "--output",
+            str(output),
+            "--model",
+            model,
+            "--tracking-uri",
+            test_registry.tracking_uri,
+        ]
+    )
+    return Run(output, output / "report.html")
+
+
 def test_clarify_image_report(
     test_registry: RegistryFixture, browser: Browser, tmp_path: Path
 ) -> None:
@@ -445,24 +470,9 @@ def test_clarify_image_report(
             "report": {"name": "report", "title": "Digits analysis"},
         },
     }
-    (folder / "analysis_config.json").write_text(json.dumps(config))
-    output = folder / "out"
-    run(
-        [
-            "clarify",
-            "--config",
-            str(folder / "analysis_config.json"),
-            "--dataset",
-            str(folder / "data"),
-            "--output",
-            str(output),
-            "--model",
-            f"models:/digits_report/{version}",
-            "--tracking-uri",
-            test_registry.tracking_uri,
-        ]
+    image_run = clarify_folder_run(
+        folder, config, f"models:/digits_report/{version}", test_registry
     )
-    image_run = Run(output, output / "report.html")
     # when it is opened in Chromium
     texts = check_page(browser, image_run.html, tmp_path / "shots")
     # then it lists the images and draws a heat map of each
@@ -501,24 +511,8 @@ def test_clarify_detection_report(
             "report": {"name": "report", "title": "Digit detector"},
         },
     }
-    (folder / "analysis_config.json").write_text(json.dumps(config))
-    output = folder / "out"
-    run(
-        [
-            "clarify",
-            "--config",
-            str(folder / "analysis_config.json"),
-            "--dataset",
-            str(folder / "data"),
-            "--output",
-            str(output),
-            "--model",
-            f"models:/detector_report/{version}",
-            "--tracking-uri",
-            test_registry.tracking_uri,
-        ]
-    )
-    detection_run = Run(output, output / "report.html")
+    model = f"models:/detector_report/{version}"
+    detection_run = clarify_folder_run(folder, config, model, test_registry)
     # when it is opened in Chromium
     texts = check_page(browser, detection_run.html, tmp_path / "shots")
     # then it lists both sheets, the blank one with no object, and draws the best object's map

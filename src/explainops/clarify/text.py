@@ -318,20 +318,12 @@ def _jsonl(path: str | None) -> Iterator[IO[Any] | None]:
 
 
 @contextlib.contextmanager
-def _parquet(path: str | None) -> Iterator[Any]:
+def _table(path: str | None, writer: type[CsvWriter] | type[ParquetWriter]) -> Iterator[Any]:
+    """A sink of the table at ``path`` (None: not written)."""
     if path is None:
         yield None
         return
-    with ParquetWriter(path=path).open() as sink:
-        yield sink
-
-
-@contextlib.contextmanager
-def _csv(path: str | None) -> Iterator[Any]:
-    if path is None:
-        yield None
-        return
-    with CsvWriter(path=path).open() as sink:
+    with writer(path=path).open() as sink:
         yield sink
 
 
@@ -358,8 +350,8 @@ def explain_texts(
     texts: list[str] = []
     with (
         _jsonl(outputs.local_values) as jsonl,
-        _parquet(outputs.units) as units_sink,
-        _csv(outputs.local_table) as table_sink,
+        _table(outputs.units, ParquetWriter) as units_sink,
+        _table(outputs.local_table, CsvWriter) as table_sink,
     ):
         for batch in samples.batches():
             frame = batch

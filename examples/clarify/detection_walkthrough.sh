@@ -32,7 +32,7 @@ for image, found in objects.items():
     described = ", ".join(f"{name} (score {entry['score']:.3f})" for name, entry in found.items())
     print(f"{image}: {described or 'no object'}")
 gaps = [
-    np.abs(np.load(path)["values"] - np.load(out / "endpoint" / "explanations_shap" / path.name)["values"]).max()
+    np.abs(np.load(path)["values"] - np.load(out / "endpoint" / "explanations_shap" / path.name)["values"]).max(initial=0.0)
     for path in sorted((out / "local" / "explanations_shap").glob("*.npz"))
 ]
 print(f"in process vs endpoint: largest difference of a segment's SHAP value {max(gaps):.1e}")

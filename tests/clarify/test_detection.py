@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,20 @@ def brute_force(
                     scores[k] = max(scores[k], row[1])
         value[coalition] = scores
     return shapley_values_of_game(lambda coalition: value[coalition], n)
+
+
+def _faded(image: np.ndarray, mask: np.ndarray, box: np.ndarray, context: float) -> np.ndarray:
+    """The image with every pixel outside the box (corners rounded outwards) faded to the mask."""
+    height, width = image.shape[:2]
+    faded = np.rint(context * image + (1 - context) * mask.astype(float)).astype(np.uint8)
+    for row in range(height):
+        for column in range(width):
+            inside = math.floor(box[1] * height) <= row < math.ceil(box[3] * height) and (
+                math.floor(box[0] * width) <= column < math.ceil(box[2] * width)
+            )
+            if inside:
+                faded[row, column] = image[row, column]
+    return faded
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -216,7 +231,7 @@ def test_context_below_one_explains_each_object_on_its_own_image(
     for k in range(len(arrays["labels"])):
         # then object k's values are the brute force's on the sheet faded outside its box
         objects = Detections(arrays["classes"], arrays["scores"], arrays["boxes"])
-        faded = with_context(image, mask, objects.boxes[k], 0.3)
+        faded = _faded(image, mask, objects.boxes[k], 0.3)
         expected = brute_force(network, faded, arrays["segments"], mask, objects, 0.5)[k]
         np.testing.assert_allclose(arrays["values"][k], expected, rtol=0, atol=1e-12)
         gap = arrays["values"][k].sum() + arrays["base_values"][k] - arrays["predictions"][k]
@@ -297,6 +312,8 @@ def test_objects_are_matched_by_class_and_overlap() -> None:
             "is not a list of [class, score, xmin, ymin, xmax, ymax]",
         ),
         ({"prediction": [[0, "high", 0, 0, 1, 1]]}, "is not a list of [class, score"),
+        ({"prediction": [[0, 0.9, 10, 12, 40, 44]]}, "box [10, 12, 40, 44] is not [xmin, ymin"),
+        ({"prediction": [[0, 0.9, 0.3, 0.3, 0.3, 0.6]]}, "pixel coordinates?"),
         ("not json", "is not JSON"),
     ],
 )
@@ -328,3 +345,81 @@ def test_an_endpoint_that_answers_garbage_is_a_one_line_error(
     assert len(errors) == 1 and "response is not JSON" in errors[0], err
     assert "127.0.0.1" in errors[0] and "request batch 1" in errors[0]
     assert not (tmp_path / "out" / "analysis.json").exists()
+
+
+def test_context_fades_the_outside_of_the_box_towards_the_baseline() -> None:
+    # given a 4 x 4 image, a baseline and a box over its top-left 2 x 2 pixels
+    image = np.full((4, 4, 3), 200, np.uint8)
+    baseline = np.full((4, 4, 3), 100, np.uint8)
+    box = np.array([0.0, 0.0, 0.5, 0.5])
+    for context, outside in ((1.0, 200), (0.3, 130), (0.0, 100)):
+        faded = with_context(image, baseline, box, context)
+        # then the box keeps the image, the rest goes 1 - context of the way to the baseline
+        assert (faded[:2, :2] == 200).all()
+        assert (faded[2:, :] == outside).all() and (faded[:, 2:] == outside).all()
+
+
+def test_boxes_that_do_not_touch_never_match_and_rounding_corners_are_clipped() -> None:
+    objects = Detections(np.array([1.0]), np.array([0.9]), np.array([[0.0, 0.0, 0.4, 0.4]]))
+    apart = Detections.parse({"prediction": [[1, 0.8, 0.6, 0.6, 1.0, 1.0000001]]}, "x")
+    assert apart.boxes[0, 3] == 1.0  # a corner 1e-7 past the edge is rounding: clipped
+    # at iou_threshold 0 a box of the class elsewhere in the image does not match
+    np.testing.assert_array_equal(object_scores(apart, objects, 0.0), [0.0])
+
+
+def test_objects_are_named_by_label_headers_or_by_class_index() -> None:
+    from explainops.clarify.detection import _object_name
+
+    assert _object_name(1.0, 0, ["zero", "one"]) == "one_0"
+    assert _object_name(5.0, 2, ["zero", "one"]) == "5_2"  # beyond the headers: the index
+    assert _object_name(2.5, 1, None) == "2.5_1"
+
+
+def test_the_endpoint_is_retried_for_answers_and_a_cut_answer_is_an_error(
+    detector: tuple[str, Any], scenes: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given the detector served over HTTP, failing its first request with 503
+    _, network = detector
+    config = write_config(tmp_path, {"num_segments": 4})
+    sheet = scenes / "one.png"
+    with ModelServer(
+        lambda frame: detect_bytes(network, frame), ["image"], documents=True
+    ) as server:
+        server.fail_first(1, status=503)
+        code, err = run(capsys, _cli(config, sheet, tmp_path / "ok", "--endpoint", server.url))
+        # then the request is sent again and the run succeeds
+        assert code == 0, err
+        n_segments = (
+            int(np.load(tmp_path / "ok" / "explanations_shap" / "one.npz")["segments"].max()) + 1
+        )
+        # the failed request, the whole sheet's detection, then every coalition of the segments
+        assert server.requests == 1 + 1 + 2**n_segments
+        # and an answer cut in half stops the run with one error line and no output
+        server.truncated_response()
+        code, err = run(capsys, _cli(config, sheet, tmp_path / "cut", "--endpoint", server.url))
+    assert code != 0
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "127.0.0.1" in errors[0], err
+    assert not (tmp_path / "cut" / "analysis.json").exists()
+
+
+def test_a_detector_answering_other_than_json_is_refused_before_any_call(
+    detector: tuple[str, Any],
+    scenes: Path,
+    test_registry: RegistryFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    uri, _ = detector
+    config = write_config(tmp_path, {"num_segments": 4})
+    document = json.loads(config.read_text())
+    document["predictor"]["accept_type"] = "text/csv"
+    config.write_text(json.dumps(document))
+    model = ["--model", uri, "--tracking-uri", test_registry.tracking_uri]
+    code, err = run(capsys, _cli(config, scenes, tmp_path / "out", *model))
+    assert code != 0
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert (
+        len(errors) == 1 and "predictor.accept_type: 'text/csv' with OBJECT_DETECTION" in errors[0]
+    )
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.npz"))

@@ -95,3 +95,14 @@ def test_json_lines_writer_keeps_full_precision(tmp_path) -> None:
     assert abs(json.loads((tmp_path / "o.jsonl").read_text())["a"] - 0.1234567890123456) < 1e-15, (
         "15 digits"
     )
+
+
+def test_a_csv_whose_first_batch_is_empty_has_one_header(tmp_path) -> None:
+    # given a CSV writer fed a batch of no rows, then two batches of rows
+    path = tmp_path / "out.csv"
+    with CsvWriter(path=str(path)).open() as sink:
+        sink.write(pd.DataFrame({"a": pd.Series([], dtype=float), "b": pd.Series([], dtype=str)}))
+        sink.write(pd.DataFrame({"a": [1.5], "b": ["x"]}))
+        sink.write(pd.DataFrame({"a": [2.5], "b": ["y"]}))
+    # then the header is written once, above every row
+    assert path.read_text().splitlines() == ["a,b", "1.5,x", "2.5,y"]

@@ -33,6 +33,8 @@ from explainops.explainers.units import UnitExplanation, UnitsExplainer
 
 FloatArray = npt.NDArray[np.float64]
 IMAGE_COLUMN = "image"
+# Corners this far outside [0, 1] are rounding (clipped); farther, the box is refused.
+_SLACK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,18 @@ class Detections:
                 f"{where}: the detector's prediction is not a list of "
                 "[class, score, xmin, ymin, xmax, ymax] numbers"
             )
+        boxes = np.clip(rows[:, 2:6], 0.0, 1.0)
+        out_of_image = np.abs(boxes - rows[:, 2:6]).max(axis=1, initial=0.0) > _SLACK
+        empty = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+        bad = np.flatnonzero(out_of_image | empty)
+        if bad.size:
+            box = ", ".join(f"{corner:.6g}" for corner in rows[bad[0], 2:6])
+            raise ExplainerError(
+                f"{where}: the detector's box [{box}] is not [xmin, ymin, xmax, ymax] relative to "
+                "the image (0 <= xmin < xmax <= 1, 0 <= ymin < ymax <= 1); pixel coordinates?"
+            )
         order = np.argsort(-rows[:, 1], kind="stable")
-        rows = rows[order]
-        return cls(rows[:, 0], rows[:, 1], rows[:, 2:6])
+        return cls(rows[order, 0], rows[order, 1], boxes[order])
 
     def top(self, count: int) -> Detections:
         """The ``count`` best-scored detections."""
@@ -104,14 +115,18 @@ def box_overlap(box: FloatArray, boxes: FloatArray) -> FloatArray:
 
 
 def object_scores(found: Detections, objects: Detections, iou_threshold: float) -> FloatArray:
-    """(objects,) each object's score in ``found``: its class's best box overlapping it enough."""
+    """(objects,) each object's score in ``found``: its class's best box overlapping it enough.
+
+    Enough: an intersection over union of at least ``iou_threshold``, and some overlap.
+    """
     scores = np.zeros(len(objects))
     for index in range(len(objects)):
         same = found.classes == objects.classes[index]
         if not same.any():
             continue
         overlap = box_overlap(objects.boxes[index], found.boxes[same])
-        matched = found.scores[same][overlap >= iou_threshold]
+        # boxes that do not touch the object never match it, even at iou_threshold 0
+        matched = found.scores[same][(overlap >= iou_threshold) & (overlap > 0)]
         scores[index] = matched.max() if matched.size else 0.0
     return scores
 

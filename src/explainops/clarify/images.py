@@ -205,6 +205,12 @@ def explain_images(
     mask = _mask_image(config)
     evaluate = _evaluator(model, encoding)
     detecting = image_config.model_type == "OBJECT_DETECTION"
+    accept = config.predictor_or_default.accept_type
+    if detecting and accept not in (None, "application/json"):
+        raise ConfigError(
+            f"predictor.accept_type: {accept!r} with OBJECT_DETECTION; a detector answers its "
+            "boxes as application/json"
+        )
     attributions = ImageAttributions()
     folder = output_dir.rstrip("/")
     with _segments_sink(f"{folder}/{SEGMENTS_FILE}") as sink:

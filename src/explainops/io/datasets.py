@@ -522,8 +522,12 @@ class Writer(Component, abc.ABC):
 
 
 class _CsvSink(Sink):
+    header_written = False
+
     def _write(self, frame: pd.DataFrame) -> None:
-        frame.to_csv(self.handle, header=self.rows == 0, index=False)
+        # once: a first batch of no rows writes the header, and the next must not again
+        frame.to_csv(self.handle, header=not self.header_written, index=False)
+        self.header_written = True
 
 
 class CsvWriter(Writer):

@@ -391,6 +391,8 @@ class EndpointClient:
             return [document]
         if isinstance(document, dict) and isinstance(document.get("predictions"), list):
             document = document["predictions"]
+        elif isinstance(document, dict) and n_rows == 1:  # one row's own document
+            return [document]
         if not isinstance(document, list) or len(document) != n_rows:
             got = f"{len(document)} answers" if isinstance(document, list) else "one document"
             raise EndpointError(f"{batch.where}: response has {got}, expected {n_rows}")

@@ -482,7 +482,8 @@ def load_pyfunc(uri: str, version: ModelVersion | None = None) -> LoadedModel:
         return tuple(map(str, raw.columns)) if isinstance(raw, pd.DataFrame) else None
 
     def answers(frame: pd.DataFrame) -> list[Any]:
-        return per_row_answers(model.predict(_as_integers(frame, integers)), len(frame), uri)
+        raw = model.predict(_as_integers(frame, integers))
+        return per_row_answers(raw, len(frame), version.where if version else uri)
 
     return LoadedModel(predict, output_names, None, version, answers)
 

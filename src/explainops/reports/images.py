@@ -134,8 +134,12 @@ def image_report(
         if not labels:  # a detector that found nothing
             rows.append((name, "no object detected", None, segments))
             continue
-        predicted = int(np.argmax(arrays["predictions"]))  # a detector's best object
-        rows.append((name, labels[predicted], float(arrays["predictions"][predicted]), segments))
+        if "boxes" in arrays:  # a detector's objects, best detected score first
+            predicted, score = 0, float(arrays["scores"][0])
+        else:
+            predicted = int(np.argmax(arrays["predictions"]))
+            score = float(arrays["predictions"][predicted])
+        rows.append((name, labels[predicted], score, segments))
         figures.append(
             FigureSpec(
                 anchor=f"heatmap-{len(rows)}",

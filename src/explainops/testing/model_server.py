@@ -557,8 +557,11 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 except Exception as error:  # the model's own failure, as a real server says
                     self.answer(500, f"model failed: {error!r}".encode(), "text/plain")
                     return
+                if faults.short:
+                    answers = answers[:-1]
                 document = answers[0] if single_record and len(answers) == 1 else answers
-                self.answer(200, json.dumps(document).encode(), JSON)
+                body = json.dumps(document).encode()
+                self.answer(200, body, JSON, sent_bytes=len(body) // 2 if faults.truncate else None)
                 return
             try:
                 scores = server.scores(frame)

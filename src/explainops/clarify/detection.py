@@ -24,15 +24,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
-from explainops.core.images import SegmentedImage, encode_image
+from explainops.core.images import SegmentedImage, image_frame
 from explainops.core.model import LoadedModel
 from explainops.errors import ConfigError, ExplainerError
 from explainops.explainers.units import UnitExplanation, UnitsExplainer
 
 FloatArray = npt.NDArray[np.float64]
-IMAGE_COLUMN = "image"
 # Corners this far outside [0, 1] are rounding (clipped); farther, the box is refused.
 _SLACK = 1e-6
 
@@ -174,7 +172,7 @@ def detector(
         )
 
     def detect(images: list[np.ndarray]) -> list[Detections]:
-        frame = pd.DataFrame({IMAGE_COLUMN: [encode_image(image, encoding) for image in images]})
+        frame = image_frame(images, encoding)
         return [
             Detections.parse(answer, f"{where} (the detector's answer {position + 1})")
             for position, answer in enumerate(answers(frame))

@@ -39,7 +39,7 @@ from explainops.core.images import (
     SegmentedImage,
     baseline_image,
     decode_image,
-    encode_image,
+    image_frame,
     slic_segments,
 )
 from explainops.core.model import LoadedModel
@@ -51,7 +51,6 @@ from explainops.version import __version__
 
 logger = logging.getLogger(__name__)
 
-IMAGE_COLUMN = "image"
 HEATMAPS_FOLDER = "explanations_shap/heatmaps"
 DEFAULT_IMAGE_CONTENT_TYPE = "image/jpeg"
 _FORMATS = {"image/jpeg": "jpeg", "image/png": "png", "application/x-npy": "npy"}
@@ -170,8 +169,8 @@ class ImageAttributions:
 
 def _evaluator(model: LoadedModel, encoding: str) -> Callable[[Sequence[Any]], np.ndarray]:
     def evaluate(batches: Sequence[Any]) -> np.ndarray:
-        encoded = [encode_image(image, encoding) for batch in batches for image in batch]
-        return np.asarray(model.predict(pd.DataFrame({IMAGE_COLUMN: encoded})))
+        images = (image for batch in batches for image in batch)
+        return np.asarray(model.predict(image_frame(images, encoding)))
 
     return evaluate
 

@@ -11,10 +11,12 @@ shape (height, width, 3).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from explainops.errors import InputError
 
@@ -23,6 +25,8 @@ SegmentMap = npt.NDArray[np.int64]
 
 DEFAULT_NUM_SEGMENTS = 20
 DEFAULT_COMPACTNESS = 5.0
+# The one column of the frame an image model takes: each image's encoded bytes.
+IMAGE_COLUMN = "image"
 
 
 def decode_image(data: bytes, source: str) -> ImageArray:
@@ -70,6 +74,11 @@ def encode_image(image: ImageArray, image_format: str) -> bytes:
 
     Image.fromarray(image).save(buffer, format="JPEG" if image_format == "jpeg" else "PNG")
     return buffer.getvalue()
+
+
+def image_frame(images: Iterable[ImageArray], image_format: str) -> pd.DataFrame:
+    """The frame an image model takes: one column ``image`` of each image's encoded bytes."""
+    return pd.DataFrame({IMAGE_COLUMN: [encode_image(image, image_format) for image in images]})
 
 
 def slic_segments(

@@ -372,14 +372,14 @@ class EndpointClient:
             return [send(batch) for batch in batches]
         return list(self._pool().map(send, batches))
 
-    def _documents(self, batch: RequestBatch) -> list[Any]:
+    def _body(self, batch: RequestBatch) -> bytes:
+        """The request body of a batch of rows: the JSON templates', or the content type's."""
         if self._templates is not None:
-            body = self._templates.encode(batch.rows)
-        else:
-            body = encode_rows(
-                batch.rows, self.settings.content_type, self.settings.request_template
-            )
-        _, content = self._post(body, batch.where)
+            return self._templates.encode(batch.rows)
+        return encode_rows(batch.rows, self.settings.content_type, self.settings.request_template)
+
+    def _documents(self, batch: RequestBatch) -> list[Any]:
+        _, content = self._post(self._body(batch), batch.where)
         try:
             document = json.loads(content)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -415,11 +415,7 @@ class EndpointClient:
 
     def _score(self, batch: RequestBatch) -> FloatArray:
         settings = self.settings
-        if self._templates is not None:
-            body = self._templates.encode(batch.rows)
-        else:
-            body = encode_rows(batch.rows, settings.content_type, settings.request_template)
-        response, content = self._post(body, batch.where)
+        response, content = self._post(self._body(batch), batch.where)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         expected = self.settings.response_type
         if media_type and media_type not in ANSWERED_TYPES[expected]:

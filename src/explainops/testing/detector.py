@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from explainops.clarify.detection import box_overlap
-from explainops.core.images import decode_image, encode_image
-from explainops.testing.image_models import DIGITS, IMAGE_COLUMN, LABELS, digit_image
+from explainops.core.images import IMAGE_COLUMN, decode_image, image_frame
+from explainops.testing.image_models import DIGITS, LABELS, digit_image
 
 WINDOW = 24
 STRIDE = 4
@@ -149,7 +149,7 @@ def log_digit_detector(name: str) -> str:
 
     classifier = train_digit_detector()
     images, _, _ = _random_scenes(2, seed=1)
-    example = pd.DataFrame({IMAGE_COLUMN: [encode_image(image, "png") for image in images]})
+    example = image_frame(images, "png")
     with mlflow.start_run():  # the inputs' signature only: its answers are documents
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainops.core.images import decode_image, encode_image
+from explainops.core.images import IMAGE_COLUMN, decode_image, image_frame
 
-IMAGE_COLUMN = "image"
 DIGITS = (0, 1, 7)
 LABELS = ("zero", "one", "seven")
 _INK = np.array([20, 40, 110], dtype=np.float64)
@@ -90,7 +89,7 @@ def log_digit_classifier(name: str, size: int = 48) -> str:
 
     model = train_digit_classifier(size)
     images, _ = digit_dataset(DIGITS, size)
-    example = pd.DataFrame({IMAGE_COLUMN: [encode_image(image, "png") for image in images[:3]]})
+    example = image_frame(images[:3], "png")
     python_model = _mlflow_python_model()(model)
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(

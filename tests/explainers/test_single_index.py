@@ -9,17 +9,21 @@ import numpy as np
 import pytest
 
 from explainops.explainers import ExactExplainer, KernelExplainer
+from explainops.explainers import single_index
 from explainops.explainers.coalition_design import KernelSolver, kernel_design
 from explainops.explainers.single_index import (
     CONTROL_RIDGE,
     MIN_PAIRS_FOR_CONTROL,
     POWERS,
+    SPLIT_FLOOR,
+    SPLIT_MEASURED_BELOW,
     SingleIndexControl,
     Starts,
     _Game,
     half_design,
     pooled_starts,
     power_values,
+    split_factor,
 )
 from explainops.explainers.strata import StratifiedDesigns, controls_affordable
 
@@ -129,10 +133,10 @@ def test_its_standard_errors_cover_the_exact_values() -> None:
         )
         assert explanation.standard_errors is not None
         covered.append(np.abs(explanation.values - exact) <= 1.96 * explanation.standard_errors)
-    # then the cross-fitted errors hold the exact values as often as they claim, or more
-    # (measured 0.969)
+    # then the errors hold the exact values as often as they claim (measured 0.956; 0.970 before
+    # the cross-fit's split penalty was taken out)
     coverage = float(np.mean(covered))
-    assert 0.93 <= coverage <= 1.0, f"coverage {coverage:.3f}"
+    assert 0.93 <= coverage <= 0.97, f"coverage {coverage:.3f}"
 
 
 def test_a_design_with_few_sampled_pairs_gets_no_control() -> None:
@@ -301,3 +305,46 @@ def test_rows_with_and_without_the_control_get_the_same_values_together_and_apar
     np.testing.assert_allclose(errors, np.concatenate([apart[0][1], apart[1][1]]), atol=1e-12)
     np.testing.assert_allclose(values[6:], additive, atol=1e-12)
     np.testing.assert_allclose(errors[6:], 0.0, atol=1e-9)
+
+
+def test_the_split_factor_is_the_whole_designs_variance_over_that_of_the_halves_mean() -> None:
+    # given the plain game's jackknife variances (4 rows, 1 output, 2 features) on the whole
+    # design and summed over the two halves (four times the variance of their mean)
+    whole = np.array([[[1.0, 2.0]], [[4.0, 4.0]], [[1.0, 0.0]], [[np.nan, 1.0]]])
+    halves = np.array([[[8.0, 8.0]], [[8.0, 8.0]], [[40.0, 0.0]], [[4.0, 4.0]]])
+    # then each row's factor is the ratio of the sums over its features, within [floor, 1], and
+    # 1 (no scaling) where a variance is unknown
+    factor = split_factor(whole, halves)
+    np.testing.assert_allclose(factor[:, 0], [0.75, 1.0, SPLIT_FLOOR, 1.0])
+
+
+def test_below_the_threshold_the_cross_fitted_errors_carry_the_split_penalty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a stratum of 16 features at 300 coalitions: fewer sampled pairs than the threshold
+    design, _, centred, delta = _logistic_game(16, 300, 6)
+    solver = KernelSolver.for_design(design)
+    control = SingleIndexControl.for_design(design, solver)
+    assert control is not None
+    assert design.draws.shape[0] < SPLIT_MEASURED_BELOW * 16, "the premise: below the threshold"
+    values, errors = control.estimate(centred, delta)
+    # when the same rows are estimated with the cross-fitted errors as they are
+    monkeypatch.setattr(single_index, "SPLIT_MEASURED_BELOW", 0)
+    unscaled_values, crossfitted = control.estimate(centred, delta)
+    # and the plain game's jackknife is taken on the whole design and on each half by hand
+    own = control.plain_values(centred, delta)
+    whole = solver.standard_errors(centred, own.whole, design) ** 2
+    halves = sum(
+        part.solver.standard_errors(centred[..., kept], start, part.design) ** 2
+        for (part, kept), start in zip(control.halves, own.halves, strict=True)
+    )
+    factor = np.clip(whole.sum(-1) / (halves.sum(-1) / 4.0), SPLIT_FLOOR, 1.0)
+    # then the values are the same, and the rows that keep the control have their cross-fitted
+    # errors times the square root of that factor, the others the plain jackknife's
+    np.testing.assert_array_equal(values, unscaled_values)
+    controlled = np.any(values != own.whole, axis=-1)
+    assert controlled.any() and (factor[controlled] < 0.99).any(), "the premise: a penalty"
+    expected = np.where(
+        controlled[..., None], crossfitted * np.sqrt(factor)[..., None], crossfitted
+    )
+    np.testing.assert_allclose(errors, expected, rtol=1e-12)

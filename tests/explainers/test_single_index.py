@@ -8,8 +8,7 @@ from math import factorial
 import numpy as np
 import pytest
 
-from explainops.explainers import ExactExplainer, KernelExplainer
-from explainops.explainers import single_index
+from explainops.explainers import ExactExplainer, KernelExplainer, single_index
 from explainops.explainers.coalition_design import KernelSolver, kernel_design
 from explainops.explainers.single_index import (
     CONTROL_RIDGE,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from explainops.explainers import ExactExplainer, KernelExplainer, single_index
-from explainops.explainers.coalition_design import KernelSolver, kernel_design
+from explainops.explainers.coalition_design import KernelDesign, KernelSolver, kernel_design
 from explainops.explainers.single_index import (
     CONTROL_RIDGE,
     MIN_PAIRS_FOR_CONTROL,
@@ -18,7 +18,7 @@ from explainops.explainers.single_index import (
     SPLIT_MEASURED_BELOW,
     SingleIndexControl,
     Starts,
-    _Game,
+    complementary_pairs,
     half_design,
     pooled_starts,
     power_values,
@@ -258,7 +258,7 @@ def test_the_controls_inner_products_equal_those_of_the_formed_residuals() -> No
     assert control is not None
     part = control.whole
     values = solver.solve(centred, delta)
-    game = _Game(centred, values, part._multiplier(centred @ part.weighted_masks, delta))
+    game = part.game(centred, delta, values)
     fitted, estimates = part._fit_once(game, weights)
     # when the same fit is made the long way: the power columns, their order-1 residuals and
     # the game's, and the ridge-steadied weighted least squares of one on the other
@@ -347,3 +347,51 @@ def test_below_the_threshold_the_cross_fitted_errors_carry_the_split_penalty(
         controlled[..., None], crossfitted * np.sqrt(factor)[..., None], crossfitted
     )
     np.testing.assert_allclose(errors, expected, rtol=1e-12)
+
+
+def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_long_ones() -> None:
+    # given a stratum's design, a logistic game, its order-1 values and a fitted control
+    design, weights, centred, delta = _logistic_game(16, 300, 4)
+    solver = KernelSolver.for_design(design)
+    control = SingleIndexControl.for_design(design, solver)
+    assert control is not None
+    part = control.whole
+    # then every coalition is paired with its complement, of the same weight
+    firsts, complements = complementary_pairs(design)  # type: ignore[misc]
+    assert np.array_equal(
+        np.sort(np.concatenate([firsts, complements])), np.arange(len(design.masks))
+    )
+    np.testing.assert_array_equal(design.masks[firsts], ~design.masks[complements])
+    np.testing.assert_array_equal(design.weights[firsts], design.weights[complements])
+    # and the products taken over the pairs equal those over every coalition (to rounding)
+    masks, w = design.masks.astype(float), design.weights
+    values = solver.solve(centred, delta)
+    game = part.game(centred, delta, values)
+    projected = np.einsum("nkc,c,cd->nkd", centred, w, masks)
+    np.testing.assert_allclose(game.multiplier, part._multiplier(projected, delta), atol=1e-12)
+    residuals = centred - values @ masks.T
+    np.testing.assert_allclose(
+        part.residual_sum(centred, values), np.einsum("nkc,c->nk", residuals**2, w), atol=1e-12
+    )
+    fitted, _ = part._fit_once(game, weights)
+    index = fitted.beta @ masks.T + fitted.shift[..., None]
+    long_way = sum(
+        fitted.coefficients[..., [i]] * (index**p - fitted.shift[..., None] ** p)
+        for i, p in enumerate(POWERS)
+    )
+    np.testing.assert_allclose(part.game_at(fitted), long_way, atol=1e-12)
+
+
+def test_a_design_not_in_complementary_pairs_gets_no_control() -> None:
+    # given a design one of whose coalitions lacks its complement
+    design = kernel_design(N_FEATURES, 200, seed=1, enumerate_singletons=True)
+    dropped = int(np.flatnonzero(design.counts > 0)[0])
+    kept = np.delete(np.arange(len(design.masks)), dropped)
+    draws = design.draws[~np.any(design.draws == dropped, axis=1)]
+    position = np.full(len(design.masks), -1)
+    position[kept] = np.arange(len(kept))
+    weights = design.weights[kept] / design.weights[kept].sum()
+    unpaired = KernelDesign(design.masks[kept], weights, position[draws], design.counts[kept])
+    # then it has no complementary pairs and no control (its estimate is the plain one)
+    assert complementary_pairs(unpaired) is None
+    assert SingleIndexControl.for_design(unpaired, KernelSolver.for_design(unpaired)) is None

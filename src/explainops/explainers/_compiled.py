@@ -307,55 +307,69 @@ def _fill_hybrid_bits(
 
 # Serial, as the fill: it runs between model calls, and one pass per row is memory-bound.
 @numba.njit(cache=True)
-def power_moments(
+def paired_power_moments(
     index: Floats,
     shift: Floats,
     weights: Floats,
-    game: Floats,
+    game_difference: Floats,
+    game_total: Floats,
     first_power: int,
-    columns: Floats,
+    weighted_powers: Floats,
     cross: Floats,
     game_cross: Floats,
+    sums: Floats,
 ) -> None:
-    """The control's two power columns and their weighted inner products, in one pass a row.
+    """The control's two odd power columns' moments over complementary pairs, one pass a row.
 
-    For each row r and coalition j, with u = index[r, j], s = shift[r] and the powers
-    q_0 = first_power, q_1 = first_power + 2: columns[p, r, j] = u^q_p - s^q_p;
-    cross[r, p, p'] = sum_j weights[j] columns[p, r, j] columns[p', r, j];
-    game_cross[r, p] = sum_j weights[j] columns[p, r, j] game[r, j].
+    index[r, j] = u is the centred index at the pair's first coalition; at its complement it is
+    -u (the centre is the midpoint of a coalition and its complement). With s = shift[r], the
+    odd powers q_0 = first_power and q_1 = first_power + 2, w = weights[j] (the same for both
+    coalitions of a pair), the columns are u^q - s^q and -u^q - s^q, so over both coalitions:
+    cross[r, p, p'] = sum_j 2 w (u^q_p u^q_p' + s^q_p s^q_p');
+    game_cross[r, p] = sum_j w (u^q_p (y - y') - s^q_p (y + y')), with game_difference y - y'
+    and game_total y + y' of the game at the pair's two coalitions;
+    weighted_powers[p, r, j] = w u^q_p and sums[r, p] = sum_j w (u^q_p + s^q_p), from which the
+    columns' projection on the coalitions is 2 weighted_powers @ M - sums (M the pairs' first
+    coalitions).
     """
-    n_rows, n_coalitions = index.shape
+    n_rows, n_pairs = index.shape
     for r in range(n_rows):
         s = shift[r]
         s_low = 1.0
         for _ in range(first_power):
             s_low *= s
         s_high = s_low * s * s
-        low_low = low_high = high_high = game_low = game_high = 0.0
-        for j in range(n_coalitions):
+        low_low = low_high = high_high = game_low = game_high = sum_low = sum_high = 0.0
+        weight_sum = 0.0
+        for j in range(n_pairs):
             u = index[r, j]
             square = u * u
-            power = u
+            low = u
             for _ in range((first_power - 1) // 2):
-                power *= square
-            low = power - s_low
-            high = power * square - s_high
-            columns[0, r, j] = low
-            columns[1, r, j] = high
+                low *= square
+            high = low * square
             w = weights[j]
             weighted_low = w * low
             weighted_high = w * high
+            weighted_powers[0, r, j] = weighted_low
+            weighted_powers[1, r, j] = weighted_high
             low_low += weighted_low * low
             low_high += weighted_low * high
             high_high += weighted_high * high
-            y = game[r, j]
-            game_low += weighted_low * y
-            game_high += weighted_high * y
-        cross[r, 0, 0] = low_low
-        cross[r, 0, 1] = cross[r, 1, 0] = low_high
-        cross[r, 1, 1] = high_high
+            difference = game_difference[r, j]
+            total = game_total[r, j]
+            game_low += weighted_low * difference - w * s_low * total
+            game_high += weighted_high * difference - w * s_high * total
+            sum_low += weighted_low
+            sum_high += weighted_high
+            weight_sum += w
+        cross[r, 0, 0] = 2.0 * (low_low + weight_sum * s_low * s_low)
+        cross[r, 0, 1] = cross[r, 1, 0] = 2.0 * (low_high + weight_sum * s_low * s_high)
+        cross[r, 1, 1] = 2.0 * (high_high + weight_sum * s_high * s_high)
         game_cross[r, 0] = game_low
         game_cross[r, 1] = game_high
+        sums[r, 0] = sum_low + weight_sum * s_low
+        sums[r, 1] = sum_high + weight_sum * s_high
 
 
 @numba.njit(cache=True)

@@ -52,15 +52,17 @@ from math import comb
 import numpy as np
 import numpy.typing as npt
 
-from explainops.explainers._compiled import power_moments, power_shapley_values
+from explainops.explainers._compiled import paired_power_moments, power_shapley_values
 from explainops.explainers.coalition_design import KernelDesign, KernelSolver, _rows_times
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 # Odd powers of the centred index in the control game (even ones a paired design fits exactly;
-# a seventh power overfitted at 200 coalitions on 16 and 30 features). Exactly two, a square
-# apart: power_moments makes both in one pass and _solve_2x2 solves their 2 x 2 systems.
+# a seventh power overfitted at 200 coalitions on 16 and 30 features). Exactly two, odd and a
+# square apart: paired_power_moments makes both in one pass over the complementary pairs (an odd
+# power of the centred index changes sign at a coalition's complement) and _solve_2x2 solves their
+# 2 x 2 systems.
 POWERS = (3, 5)
 # Fits of the control, each with the index from the values of the one before.
 ITERATIONS = 3
@@ -161,11 +163,6 @@ class ControlGame:
     shift: FloatArray  # (n, k)
     coefficients: FloatArray  # (n, k, P)
 
-    def at(self, masks: FloatArray) -> FloatArray:
-        """The game at each coalition of ``masks`` (c, d): (n, k, c)."""
-        index = _rows_times(self.beta, masks.T) + self.shift[..., None]
-        return _combine(_powers(index, self.shift[..., None]), self.coefficients)
-
     @property
     def full(self) -> FloatArray:
         """g(all) - g(empty) = g(all): (n, k)."""
@@ -219,11 +216,16 @@ def _combine(columns: FloatArray, coefficients: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True)
 class _Game:
-    """A design's centred coalition values (n, k, c), their order-1 values and multiplier."""
+    """A game on a design: its order-1 values and multiplier, and its values at the pairs.
 
-    centred: FloatArray
+    ``difference`` and ``total`` (n, k, h): v(S) - v(S') and v(S) + v(S') at each pair's first
+    coalition S and its complement S'.
+    """
+
     values: FloatArray  # (n, k, d)
     multiplier: FloatArray  # (n, k)
+    difference: FloatArray
+    total: FloatArray
 
 
 @dataclass(frozen=True)
@@ -235,27 +237,74 @@ class _Part:
     mu = o . g + m f, with the inverse's blocks K (d, d), o (d,) and m. The multiplier mu gives the
     residual's projection on the coalitions (M^T W (y - M phi) = mu 1), so the residuals' inner
     products follow from g, phi and mu without forming the residuals (:meth:`_fit_once`).
+
+    A Kernel SHAP design holds each coalition with its complement, of the same weight (sampled
+    as pairs; sizes k and d - k enumerated together). Every product over the coalitions is taken
+    over the h = c / 2 pairs: for a pair's first coalition z and its complement 1 - z,
+    w (y z + y' (1 - z)) = w ((y - y') z + y'), and the control's centred index changes sign.
     """
 
     design: KernelDesign
     solver: KernelSolver
-    masks: FloatArray  # (c, d)
-    weighted_masks: FloatArray  # (c, d): W M
+    firsts: IntArray  # (h,): each pair's first coalition among the design's
+    complements: IntArray  # (h,): its complement's
+    pair_masks: FloatArray  # (h, d): the first coalitions, as floats
+    pair_weights: FloatArray  # (h,): the weight of each of the pair's two coalitions
     kkt_values: FloatArray  # (d, d): K
     kkt_offset: FloatArray  # (d,): o
     kkt_corner: float  # m
 
     @classmethod
-    def of(cls, design: KernelDesign, solver: KernelSolver) -> _Part:
+    def of(cls, design: KernelDesign, solver: KernelSolver) -> _Part | None:
+        """The part of ``design``; None where its coalitions are not in complementary pairs."""
+        pairs = complementary_pairs(design)
+        if pairs is None:
+            return None
+        firsts, complements = pairs
         masks = design.masks.astype(np.float64)
-        weighted = masks * design.weights[:, None]
         d = masks.shape[1]
         kkt = np.zeros((d + 1, d + 1))
-        kkt[:d, :d] = masks.T @ weighted
+        kkt[:d, :d] = masks.T @ (masks * design.weights[:, None])
         kkt[:d, d] = kkt[d, :d] = 1.0
         inverse = np.linalg.pinv(kkt)  # the minimum-norm solve, as the solver's (lstsq)
         corner = float(inverse[d, d])
-        return cls(design, solver, masks, weighted, inverse[:d, :d], inverse[:d, d], corner)
+        return cls(
+            design,
+            solver,
+            firsts,
+            complements,
+            masks[firsts],
+            design.weights[firsts],
+            inverse[:d, :d],
+            inverse[:d, d],
+            corner,
+        )
+
+    def game(self, centred: FloatArray, delta: FloatArray, values: FloatArray) -> _Game:
+        """The game of centred values (n, k, c), full value ``delta``, order-1 ``values``."""
+        first, second = centred[..., self.firsts], centred[..., self.complements]
+        difference, total = first - second, first + second
+        # M^T W y over the pairs: (W (y - y')) z + the sum of w y', the same for every feature
+        projected = _rows_times(difference * self.pair_weights, self.pair_masks)
+        projected += _rows_times(second, self.pair_weights[:, None])
+        return _Game(values, self._multiplier(projected, delta), difference, total)
+
+    def game_at(self, control: ControlGame) -> FloatArray:
+        """The control game at each of this design's coalitions: (n, k, c).
+
+        At a complement the centred index u is -u: g = sum_p a_p (-u^p - s^p) = -g(first) - 2
+        sum_p a_p s^p.
+        """
+        shift = control.shift[..., None]
+        index = _rows_times(control.beta, self.pair_masks.T) + shift
+        first = _combine(_powers(index, shift), control.coefficients)
+        at_shift = _combine(
+            np.stack([control.shift**power for power in POWERS]), control.coefficients
+        )
+        game = np.empty((*first.shape[:-1], self.design.masks.shape[0]))
+        game[..., self.firsts] = first
+        game[..., self.complements] = -first - 2.0 * at_shift[..., None]
+        return game
 
     def fit(
         self,
@@ -272,9 +321,7 @@ class _Part:
         """
         if values is None:
             values = self.solver.solve(centred, delta)
-        game = _Game(
-            centred, values, self._multiplier(_rows_times(centred, self.weighted_masks), delta)
-        )
+        game = self.game(centred, delta, values)
         index = values if start is None else start
         for iteration in range(ITERATIONS):
             control, estimates = self._fit_once(game, index)
@@ -298,29 +345,35 @@ class _Part:
         the power columns' residuals r_p. Their inner products come without forming either:
         r_p . W r_q = c_p . W c_q - g_p . phi_q - mu_q f_p and r_p . W e = c_p . W y - g_p .
         phi_y - mu_y f_p (c_p the column, g_p = M^T W c_p, phi_p its values, f_p its full value),
-        since W r_q projects on the coalitions as mu_q 1 and phi_p adds up to f_p.
+        since W r_q projects on the coalitions as mu_q 1 and phi_p adds up to f_p. The columns'
+        moments and projections are taken over the pairs (:func:`paired_power_moments`).
         """
         scale = np.maximum(np.abs(index).sum(axis=-1, keepdims=True), np.finfo(float).tiny)
         beta = index / scale
         shift = -beta.sum(axis=-1) / 2.0
         batch = beta.shape[:-1]
-        n_coalitions = self.masks.shape[0]
-        centres = _rows_times(beta, self.masks.T) + shift[..., None]
-        columns = np.empty((len(POWERS), *batch, n_coalitions))
+        n_pairs = self.pair_masks.shape[0]
+        centres = _rows_times(beta, self.pair_masks.T) + shift[..., None]
+        weighted_powers = np.empty((len(POWERS), *batch, n_pairs))
         cross = np.empty((*batch, len(POWERS), len(POWERS)))
         game_cross = np.empty((*batch, len(POWERS)))
-        power_moments(
-            centres.reshape(-1, n_coalitions),
+        sums = np.empty((*batch, len(POWERS)))
+        paired_power_moments(
+            centres.reshape(-1, n_pairs),
             np.ascontiguousarray(shift).reshape(-1),
-            self.design.weights,
-            np.ascontiguousarray(game.centred).reshape(-1, n_coalitions),
+            self.pair_weights,
+            game.difference.reshape(-1, n_pairs),
+            game.total.reshape(-1, n_pairs),
             POWERS[0],
-            columns.reshape(len(POWERS), -1, n_coalitions),
+            weighted_powers.reshape(len(POWERS), -1, n_pairs),
             cross.reshape(-1, len(POWERS), len(POWERS)),
             game_cross.reshape(-1, len(POWERS)),
+            sums.reshape(-1, len(POWERS)),
         )
         fulls = _powers(beta.sum(axis=-1) + shift, shift)  # (P, n, k)
-        projected = _rows_times(columns, self.weighted_masks)  # (P, n, k, d): g_p
+        # g_p = M^T W c_p (P, n, k, d): over a pair, w (2 u^p z - (u^p + s^p))
+        projected = 2.0 * _rows_times(weighted_powers, self.pair_masks)
+        projected -= np.moveaxis(sums, -1, 0)[..., None]
         estimates = _rows_times(projected, self.kkt_values) + fulls[..., None] * self.kkt_offset
         multipliers = self._multiplier(projected, fulls)  # (P, n, k)
         gram = cross - np.einsum("pnkd,qnkd->nkpq", projected, estimates)
@@ -338,8 +391,29 @@ class _Part:
 
     def residual_sum(self, centred: FloatArray, values: FloatArray) -> FloatArray:
         """The weighted sum of squares (n, k) of the order-1 fit's residuals."""
-        residuals = centred - _rows_times(values, self.masks.T)
-        return np.asarray(_rows_times(residuals * residuals, self.design.weights[:, None]))[..., 0]
+        fitted = _rows_times(values, self.pair_masks.T)  # at the complement: the sum, less it
+        first = centred[..., self.firsts] - fitted
+        second = centred[..., self.complements] - (values.sum(axis=-1)[..., None] - fitted)
+        squares = first * first + second * second
+        return np.asarray(_rows_times(squares, self.pair_weights[:, None]))[..., 0]
+
+
+def complementary_pairs(design: KernelDesign) -> tuple[IntArray, IntArray] | None:
+    """Each coalition's first of a complementary pair and its complement: (h,), (h,) indices.
+
+    None unless every coalition's complement is in the design with the same weight (to 1e-12).
+    """
+    masks = design.masks
+    position = {row.tobytes(): j for j, row in enumerate(np.packbits(masks, axis=1))}
+    complement = np.array(
+        [position.get(row.tobytes(), -1) for row in np.packbits(~masks, axis=1)], dtype=np.int64
+    )
+    if masks.shape[0] % 2 or (complement < 0).any():
+        return None
+    if not np.allclose(design.weights[complement], design.weights, rtol=1e-12, atol=0.0):
+        return None
+    firsts = np.flatnonzero(np.arange(masks.shape[0]) < complement)
+    return firsts, complement[firsts]
 
 
 def half_design(design: KernelDesign, half: int) -> tuple[KernelDesign, IntArray]:
@@ -375,11 +449,14 @@ class SingleIndexControl:
         """The control of an order-1 ``design``; None with fewer than 16 sampled pairs."""
         if solver.basis is not None or design.draws.shape[0] < MIN_PAIRS_FOR_CONTROL:
             return None
+        whole = _Part.of(design, solver)
         halves = []
         for half in (0, 1):
             part, kept = half_design(design, half)
             halves.append((_Part.of(part, KernelSolver.for_design(part)), kept))
-        return cls(_Part.of(design, solver), (halves[0], halves[1]))
+        if whole is None or halves[0][0] is None or halves[1][0] is None:
+            return None  # not a paired design (Kernel SHAP's always are)
+        return cls(whole, ((halves[0][0], halves[0][1]), (halves[1][0], halves[1][1])))
 
     def plain_values(self, centred: FloatArray, delta: FloatArray) -> Starts:
         """The order-1 values (n, k, d) of the whole design and of each half."""
@@ -428,7 +505,7 @@ class SingleIndexControl:
             )
             other, other_kept = self.halves[applied]
             observed = centred[..., other_kept]
-            rest = observed - control.at(other.masks)
+            rest = observed - other.game_at(control)
             rest_values = other.solver.solve(rest, delta - control.full)
             errors = other.solver.standard_errors(rest, rest_values, other.design)
             variance += errors**2

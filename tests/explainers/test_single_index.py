@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import combinations
 from math import factorial
+from typing import Any
 
 import numpy as np
 import pytest
@@ -250,15 +251,21 @@ def _logistic_game(
     return design, weights, 1.0 / (1.0 + np.exp(-logits)) - empty[..., None], full - empty
 
 
-def test_the_controls_inner_products_equal_those_of_the_formed_residuals() -> None:
-    # given a stratum's design, a logistic game and an index to fit the control on
-    design, weights, centred, delta = _logistic_game(16, 300, 5)
+def _whole_part_game(n_rows: int) -> tuple[Any, ...]:
+    """A 16-feature stratum at 300 coalitions: its design, logistic weights, centred games, full
+    values, solve, the control's whole part, the games' order-1 values and the part's game."""
+    design, weights, centred, delta = _logistic_game(16, 300, n_rows)
     solver = KernelSolver.for_design(design)
     control = SingleIndexControl.for_design(design, solver)
     assert control is not None
-    part = control.whole
     values = solver.solve(centred, delta)
-    game = part.game(centred, delta, values)
+    game = control.whole.game(centred, delta, values)
+    return design, weights, centred, delta, solver, control.whole, values, game
+
+
+def test_the_controls_inner_products_equal_those_of_the_formed_residuals() -> None:
+    # given a stratum's design, a logistic game and an index to fit the control on
+    design, weights, centred, _, solver, part, values, game = _whole_part_game(5)
     fitted, estimates = part._fit_once(game, weights)
     # when the same fit is made the long way: the power columns, their order-1 residuals and
     # the game's, and the ridge-steadied weighted least squares of one on the other
@@ -351,13 +358,9 @@ def test_below_the_threshold_the_cross_fitted_errors_carry_the_split_penalty(
 
 def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_long_ones() -> None:
     # given a stratum's design, a logistic game, its order-1 values and a fitted control
-    design, weights, centred, delta = _logistic_game(16, 300, 4)
-    solver = KernelSolver.for_design(design)
-    control = SingleIndexControl.for_design(design, solver)
-    assert control is not None
-    part = control.whole
+    design, weights, centred, delta, _, part, values, game = _whole_part_game(4)
     # then every coalition is paired with its complement, of the same weight
-    firsts, complements = complementary_pairs(design)  # type: ignore[misc]
+    firsts, complements = complementary_pairs(design)
     assert np.array_equal(
         np.sort(np.concatenate([firsts, complements])), np.arange(len(design.masks))
     )
@@ -365,8 +368,6 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
     np.testing.assert_array_equal(design.weights[firsts], design.weights[complements])
     # and the products taken over the pairs equal those over every coalition (to rounding)
     masks, w = design.masks.astype(float), design.weights
-    values = solver.solve(centred, delta)
-    game = part.game(centred, delta, values)
     projected = np.einsum("nkc,c,cd->nkd", centred, w, masks)
     np.testing.assert_allclose(game.multiplier, part._multiplier(projected, delta), atol=1e-12)
     residuals = centred - values @ masks.T

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import combinations
 from math import factorial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -124,7 +125,8 @@ def test_results_do_not_depend_on_how_the_samples_are_batched() -> None:
 
 
 def test_its_standard_errors_cover_the_exact_values() -> None:
-    # given 20 seeds of the logistic problem at 200 coalitions (960 values)
+    # given 20 seeds of the logistic problem at 200 coalitions (20 x 8 rows x 12 features: 1,920
+    # values)
     predict, baseline, samples, exact = _logistic_problem()
     covered = []
     for seed in range(20):
@@ -251,16 +253,27 @@ def _logistic_game(
     return design, weights, 1.0 / (1.0 + np.exp(-logits)) - empty[..., None], full - empty
 
 
-def _whole_part_game(n_rows: int) -> tuple[Any, ...]:
-    """A 16-feature stratum at 300 coalitions: its design, logistic weights, centred games, full
-    values, solve, the control's whole part, the games' order-1 values and the part's game."""
+class _WholePart(NamedTuple):
+    """A 16-feature stratum at 300 coalitions with logistic games, and its control's whole part."""
+
+    design: KernelDesign
+    weights: np.ndarray  # (n, 1, d): the games' logistic weights
+    centred: np.ndarray  # (n, 1, c)
+    delta: np.ndarray  # (n, 1)
+    solver: KernelSolver
+    part: Any  # the control's whole design, solved
+    values: np.ndarray  # (n, 1, d): the games' order-1 values
+    game: Any  # the part's game
+
+
+def _whole_part_game(n_rows: int) -> _WholePart:
     design, weights, centred, delta = _logistic_game(16, 300, n_rows)
     solver = KernelSolver.for_design(design)
     control = SingleIndexControl.for_design(design, solver)
-    assert control is not None
+    assert control is not None, "the premise: a design with a control"
     values = solver.solve(centred, delta)
     game = control.whole.game(centred, delta, values)
-    return design, weights, centred, delta, solver, control.whole, values, game
+    return _WholePart(design, weights, centred, delta, solver, control.whole, values, game)
 
 
 def test_the_controls_inner_products_equal_those_of_the_formed_residuals() -> None:
@@ -353,6 +366,7 @@ def test_below_the_threshold_the_cross_fitted_errors_carry_the_split_penalty(
     expected = np.where(
         controlled[..., None], crossfitted * np.sqrt(factor)[..., None], crossfitted
     )
+    # (the same products on the same rows and shapes: equal to rounding)
     np.testing.assert_allclose(errors, expected, rtol=1e-12)
 
 
@@ -360,10 +374,11 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
     # given a stratum's design, a logistic game, its order-1 values and a fitted control
     design, weights, centred, delta, _, part, values, game = _whole_part_game(4)
     # then every coalition is paired with its complement, of the same weight
-    firsts, complements = complementary_pairs(design)
-    assert np.array_equal(
-        np.sort(np.concatenate([firsts, complements])), np.arange(len(design.masks))
-    )
+    pairs = complementary_pairs(design)
+    assert pairs is not None, "a Kernel SHAP design is in complementary pairs"
+    firsts, complements = pairs
+    everyone = np.sort(np.concatenate([firsts, complements]))
+    assert np.array_equal(everyone, np.arange(len(design.masks))), "each coalition in one pair"
     np.testing.assert_array_equal(design.masks[firsts], ~design.masks[complements])
     np.testing.assert_array_equal(design.weights[firsts], design.weights[complements])
     # and the products taken over the pairs equal those over every coalition (to rounding)
@@ -393,6 +408,23 @@ def test_a_design_not_in_complementary_pairs_gets_no_control() -> None:
     position[kept] = np.arange(len(kept))
     weights = design.weights[kept] / design.weights[kept].sum()
     unpaired = KernelDesign(design.masks[kept], weights, position[draws], design.counts[kept])
-    # then it has no complementary pairs and no control (its estimate is the plain one)
-    assert complementary_pairs(unpaired) is None
-    assert SingleIndexControl.for_design(unpaired, KernelSolver.for_design(unpaired)) is None
+    # then it has no complementary pairs and no control
+    assert complementary_pairs(unpaired) is None, "a coalition without its complement"
+    control = SingleIndexControl.for_design(unpaired, KernelSolver.for_design(unpaired))
+    assert control is None, "no control on an unpaired design"
+
+
+def test_pairs_need_the_same_weight_and_distinct_coalitions() -> None:
+    # given a paired design, then the same with one coalition's weight changed, and with one
+    # coalition repeated in place of another
+    design = kernel_design(N_FEATURES, 200, seed=2, enumerate_singletons=True)
+    assert complementary_pairs(design) is not None, "the premise: a paired design"
+    weights = design.weights.copy()
+    weights[0] *= 1.5
+    reweighted = replace(design, weights=weights / weights.sum())
+    masks = design.masks.copy()
+    masks[1] = masks[0]
+    repeated = replace(design, masks=masks)
+    # then neither is taken for complementary pairs
+    assert complementary_pairs(reweighted) is None, "a pair of unequal weights"
+    assert complementary_pairs(repeated) is None, "a repeated coalition"

@@ -283,7 +283,9 @@ class _Part:
     def game(self, centred: FloatArray, delta: FloatArray, values: FloatArray) -> _Game:
         """The game of centred values (n, k, c), full value ``delta``, order-1 ``values``."""
         first, second = centred[..., self.firsts], centred[..., self.complements]
-        difference, total = first - second, first + second
+        # contiguous: the compiled pass reads them as (rows, pairs) views in every fit
+        difference = np.ascontiguousarray(first - second)
+        total = np.ascontiguousarray(first + second)
         # M^T W y over the pairs: (W (y - y')) z + the sum of w y', the same for every feature
         projected = _rows_times(difference * self.pair_weights, self.pair_masks)
         projected += _rows_times(second, self.pair_weights[:, None])
@@ -399,20 +401,27 @@ class _Part:
 
 
 def complementary_pairs(design: KernelDesign) -> tuple[IntArray, IntArray] | None:
-    """Each coalition's first of a complementary pair and its complement: (h,), (h,) indices.
+    """Each complementary pair's first coalition and its complement: (h,), (h,) indices.
 
-    None unless every coalition's complement is in the design with the same weight (to 1e-12).
+    None unless the coalitions are distinct and each one's complement is in the design with the
+    same weight (to 1e-12).
     """
     masks = design.masks
-    position = {row.tobytes(): j for j, row in enumerate(np.packbits(masks, axis=1))}
-    complement = np.array(
-        [position.get(row.tobytes(), -1) for row in np.packbits(~masks, axis=1)], dtype=np.int64
-    )
-    if masks.shape[0] % 2 or (complement < 0).any():
+    n_coalitions = masks.shape[0]
+    packed = np.packbits(np.concatenate([masks, ~masks]), axis=1)
+    _, ids = np.unique(packed, axis=0, return_inverse=True)
+    ids = ids.reshape(-1)
+    own, complements = ids[:n_coalitions], ids[n_coalitions:]
+    if np.unique(own).shape[0] < n_coalitions:
+        return None  # repeated coalitions
+    position = np.full(2 * n_coalitions, -1, dtype=np.int64)
+    position[own] = np.arange(n_coalitions)
+    complement = position[complements]
+    if (complement < 0).any():
         return None
     if not np.allclose(design.weights[complement], design.weights, rtol=1e-12, atol=0.0):
         return None
-    firsts = np.flatnonzero(np.arange(masks.shape[0]) < complement)
+    firsts = np.flatnonzero(np.arange(n_coalitions) < complement)
     return firsts, complement[firsts]
 
 
@@ -446,17 +455,24 @@ class SingleIndexControl:
 
     @classmethod
     def for_design(cls, design: KernelDesign, solver: KernelSolver) -> SingleIndexControl | None:
-        """The control of an order-1 ``design``; None with fewer than 16 sampled pairs."""
+        """The control of an order-1 ``design``, or None.
+
+        None with fewer than :data:`MIN_PAIRS_FOR_CONTROL` sampled pairs, or where its coalitions
+        are not in complementary pairs (Kernel SHAP's designs always are).
+        """
         if solver.basis is not None or design.draws.shape[0] < MIN_PAIRS_FOR_CONTROL:
             return None
         whole = _Part.of(design, solver)
+        if whole is None:
+            return None
         halves = []
         for half in (0, 1):
-            part, kept = half_design(design, half)
-            halves.append((_Part.of(part, KernelSolver.for_design(part)), kept))
-        if whole is None or halves[0][0] is None or halves[1][0] is None:
-            return None  # not a paired design (Kernel SHAP's always are)
-        return cls(whole, ((halves[0][0], halves[0][1]), (halves[1][0], halves[1][1])))
+            part_design, kept = half_design(design, half)
+            part = _Part.of(part_design, KernelSolver.for_design(part_design))
+            if part is None:
+                return None
+            halves.append((part, kept))
+        return cls(whole, (halves[0], halves[1]))
 
     def plain_values(self, centred: FloatArray, delta: FloatArray) -> Starts:
         """The order-1 values (n, k, d) of the whole design and of each half."""
@@ -519,16 +535,20 @@ class SingleIndexControl:
         kept_control = residuals[1] < residuals[0]  # (n, k)
         plain = own.whole
         values = np.where(kept_control[..., None], values, plain)
-        # the plain jackknife: of every row where the split penalty is measured, else only of
-        # the rows with a plain output
-        rows = np.arange(values.shape[0]) if measured else np.flatnonzero(~kept_control.all(-1))
-        plain_errors = self.whole.solver.standard_errors(
-            centred[rows], plain[rows], self.whole.design
-        )
-        if measured:
+        if measured:  # the plain jackknife of every row: the split penalty's, and the plain rows'
+            plain_errors = self.whole.solver.standard_errors(centred, plain, self.whole.design)
             variance *= split_factor(plain_errors**2, split_variance)[..., None]
+            errors = np.where(kept_control[..., None], np.sqrt(variance) / 2.0, plain_errors)
+            return values, errors
         errors = np.sqrt(variance) / 2.0
-        errors[rows] = np.where(kept_control[rows, :, None], errors[rows], plain_errors)
+        uncontrolled = np.flatnonzero(~kept_control.all(axis=-1))  # rows with a plain output
+        if uncontrolled.size:  # the plain jackknife, of those rows only
+            plain_errors = self.whole.solver.standard_errors(
+                centred[uncontrolled], plain[uncontrolled], self.whole.design
+            )
+            errors[uncontrolled] = np.where(
+                kept_control[uncontrolled, :, None], errors[uncontrolled], plain_errors
+            )
         return values, errors
 
 
@@ -538,11 +558,11 @@ def split_factor(whole: FloatArray, halves: FloatArray) -> FloatArray:
     ``whole`` (n, k, d): the plain order-1 estimate's jackknife variance on the whole design;
     ``halves`` (n, k, d): the sum of the two halves' jackknife variances, four times the variance
     of their mean. Summed over the features, clipped to [SPLIT_FLOOR, 1]; 1 where either is
-    unknown (NaN): the cross-fitted errors are then kept as they are.
+    unknown (NaN or infinite): the cross-fitted errors are then kept as they are.
     """
-    mean_of_halves = halves.sum(axis=-1) / 4.0
-    ratio = whole.sum(axis=-1) / np.maximum(mean_of_halves, np.finfo(float).tiny)
-    ratio = np.where(np.isfinite(ratio), ratio, 1.0)
+    whole_sum, mean_of_halves = whole.sum(axis=-1), halves.sum(axis=-1) / 4.0
+    known = np.isfinite(whole_sum) & np.isfinite(mean_of_halves)
+    ratio = np.where(known, whole_sum / np.maximum(mean_of_halves, np.finfo(float).tiny), 1.0)
     return np.asarray(np.clip(ratio, SPLIT_FLOOR, 1.0), dtype=np.float64)
 
 

@@ -9,7 +9,6 @@ class and overlap, and enumerates every coalition.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path
@@ -30,9 +29,9 @@ from explainops.testing.detector import (
     log_digit_detector,
     train_digit_detector,
 )
-from explainops.testing.image_models import LABELS
 from explainops.testing.model_server import ModelServer
-from tests.clarify.cli import run
+from tests.clarify.cli import clarify_args, registered_model, run
+from tests.clarify.images import image_analysis, masked_images, write_analysis
 from tests.conftest import RegistryFixture
 from tests.explainers.brute_force import shapley_values_of_game
 
@@ -61,22 +60,16 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def write_config(tmp_path: Path, image_config: dict[str, Any], **shap: Any) -> Path:
-    path = tmp_path / "analysis_config.json"
-    document = {
-        "dataset_type": "application/x-image",
-        "predictor": {"content_type": "image/png", "label_headers": list(LABELS)},
-        "methods": {
-            "shap": {
-                "seed": 1,
-                "image_config": {"model_type": "OBJECT_DETECTION", **image_config},
-                **shap,
-            },
-            "report": {"name": "report", "title": "Digit detector"},
-        },
-    }
-    path.write_text(json.dumps(document))
-    return path
+def write_config(
+    tmp_path: Path,
+    image_config: dict[str, Any],
+    predictor: dict[str, str] | None = None,
+    **shap: Any,
+) -> Path:
+    """The detection analysis of ``image_config`` (``predictor``: fields set beside the PNG's)."""
+    document = image_analysis("OBJECT_DETECTION", image_config, "Digit detector", seed=1, **shap)
+    document["predictor"].update(predictor or {})
+    return write_analysis(tmp_path, document)
 
 
 def grey_mask(folder: Path) -> str:
@@ -95,10 +88,7 @@ def brute_force(
     iou_threshold: float,
 ) -> np.ndarray:
     """(objects, n) Shapley values of each object's matched score over the segments."""
-    n = int(segments.max()) + 1
-    coalitions = [c for size in range(n + 1) for c in itertools.combinations(range(n), size)]
-    masked = [np.where(np.isin(segments, c)[..., None], image, mask) for c in coalitions]
-    frame = pd.DataFrame({"image": [encode_image(m.astype(np.uint8), "png") for m in masked]})
+    coalitions, frame = masked_images(image, segments, mask)
     answers = detect_bytes(network, frame)
     value = {}
     for coalition, answer in zip(coalitions, answers, strict=True):
@@ -110,7 +100,7 @@ def brute_force(
                 if row[0] == objects.classes[k] and overlap >= iou_threshold:
                     scores[k] = max(scores[k], row[1])
         value[coalition] = scores
-    return shapley_values_of_game(lambda coalition: value[coalition], n)
+    return shapley_values_of_game(lambda coalition: value[coalition], int(segments.max()) + 1)
 
 
 def _faded(image: np.ndarray, mask: np.ndarray, box: np.ndarray, context: float) -> np.ndarray:
@@ -134,10 +124,6 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = width * height
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-def _cli(config: Path, dataset: Path, output: Path, *model: str) -> list[str]:
-    return ["--config", str(config), "--dataset", str(dataset), "--output", str(output), *model]
 
 
 def test_the_detector_finds_the_digits_drawn(detector: tuple[str, Any], scenes: Path) -> None:
@@ -170,7 +156,7 @@ def test_few_segments_are_exact_and_add_up_per_object(
     # when the analysis runs in process
     code, err = run(
         capsys,
-        _cli(config, scenes, output, "--model", uri, "--tracking-uri", test_registry.tracking_uri),
+        clarify_args(config, scenes, output, *registered_model(uri, test_registry)),
     )
     assert code == 0, err
     analysis = json.loads((output / "analysis.json").read_text())
@@ -222,7 +208,7 @@ def test_context_below_one_explains_each_object_on_its_own_image(
     sheet = scenes / "seven_zero.png"
     code, err = run(
         capsys,
-        _cli(config, sheet, output, "--model", uri, "--tracking-uri", test_registry.tracking_uri),
+        clarify_args(config, sheet, output, *registered_model(uri, test_registry)),
     )
     assert code == 0, err
     arrays = np.load(output / "explanations_shap" / "seven_zero.npz")
@@ -249,20 +235,22 @@ def test_endpoint_equals_in_process(
 ) -> None:
     # given a sampled budget (20 segments, 60 coalitions) and the detector served over HTTP
     uri, network = detector
-    config = write_config(tmp_path, {"num_segments": 20, "max_objects": 1}, num_samples=60)
-    document = json.loads(config.read_text())
-    document["predictor"]["content_type"] = content_type
-    config.write_text(json.dumps(document))
+    config = write_config(
+        tmp_path,
+        {"num_segments": 20, "max_objects": 1},
+        {"content_type": content_type},
+        num_samples=60,
+    )
     local, remote = tmp_path / "local", tmp_path / "remote"
     code, err = run(
         capsys,
-        _cli(config, scenes, local, "--model", uri, "--tracking-uri", test_registry.tracking_uri),
+        clarify_args(config, scenes, local, *registered_model(uri, test_registry)),
     )
     assert code == 0, err
     with ModelServer(
         lambda frame: detect_bytes(network, frame), ["image"], documents=True
     ) as server:
-        code, err = run(capsys, _cli(config, scenes, remote, "--endpoint", server.url))
+        code, err = run(capsys, clarify_args(config, scenes, remote, "--endpoint", server.url))
         assert code == 0, err
         received = server.received
     assert {request.content_type for request in received} == {content_type}
@@ -338,7 +326,9 @@ def test_an_endpoint_that_answers_garbage_is_a_one_line_error(
         lambda frame: detect_bytes(network, frame), ["image"], documents=True
     ) as server:
         server.garbage()
-        code, err = run(capsys, _cli(config, scenes, tmp_path / "out", "--endpoint", server.url))
+        code, err = run(
+            capsys, clarify_args(config, scenes, tmp_path / "out", "--endpoint", server.url)
+        )
     # then the run stops with one error line naming the endpoint and the request, and no output
     assert code != 0
     errors = [line for line in err.splitlines() if line.startswith("error")]
@@ -386,7 +376,9 @@ def test_the_endpoint_is_retried_for_answers_and_a_cut_answer_is_an_error(
         lambda frame: detect_bytes(network, frame), ["image"], documents=True
     ) as server:
         server.fail_first(1, status=503)
-        code, err = run(capsys, _cli(config, sheet, tmp_path / "ok", "--endpoint", server.url))
+        code, err = run(
+            capsys, clarify_args(config, sheet, tmp_path / "ok", "--endpoint", server.url)
+        )
         # then the request is sent again and the run succeeds
         assert code == 0, err
         n_segments = (
@@ -396,7 +388,9 @@ def test_the_endpoint_is_retried_for_answers_and_a_cut_answer_is_an_error(
         assert server.requests == 1 + 1 + 2**n_segments
         # and an answer cut in half stops the run with one error line and no output
         server.truncated_response()
-        code, err = run(capsys, _cli(config, sheet, tmp_path / "cut", "--endpoint", server.url))
+        code, err = run(
+            capsys, clarify_args(config, sheet, tmp_path / "cut", "--endpoint", server.url)
+        )
     assert code != 0
     errors = [line for line in err.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and "127.0.0.1" in errors[0], err
@@ -411,12 +405,11 @@ def test_a_detector_answering_other_than_json_is_refused_before_any_call(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     uri, _ = detector
-    config = write_config(tmp_path, {"num_segments": 4})
-    document = json.loads(config.read_text())
-    document["predictor"]["accept_type"] = "text/csv"
-    config.write_text(json.dumps(document))
-    model = ["--model", uri, "--tracking-uri", test_registry.tracking_uri]
-    code, err = run(capsys, _cli(config, scenes, tmp_path / "out", *model))
+    config = write_config(tmp_path, {"num_segments": 4}, {"accept_type": "text/csv"})
+    code, err = run(
+        capsys,
+        clarify_args(config, scenes, tmp_path / "out", *registered_model(uri, test_registry)),
+    )
     assert code != 0
     errors = [line for line in err.splitlines() if line.startswith("error")]
     assert (

@@ -7,7 +7,6 @@ pyfunc of raw image bytes in the session's SQLite registry and served over HTTP 
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path
@@ -28,7 +27,8 @@ from explainops.testing.image_models import (
     train_digit_classifier,
 )
 from explainops.testing.model_server import ModelServer
-from tests.clarify.cli import run
+from tests.clarify.cli import clarify_args, registered_model, run
+from tests.clarify.images import image_analysis, masked_images, write_analysis
 from tests.conftest import RegistryFixture
 
 
@@ -49,21 +49,16 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def write_config(tmp_path: Path, image_config: dict[str, Any], **shap: Any) -> Path:
-    path = tmp_path / "analysis_config.json"
-    document = {
-        "dataset_type": "application/x-image",
-        "predictor": {"content_type": "image/png", "label_headers": ["zero", "one", "seven"]},
-        "methods": {
-            "shap": {
-                "seed": 1,
-                "image_config": {"model_type": "IMAGE_CLASSIFICATION", **image_config},
-                **shap,
-            }
-        },
-    }
-    path.write_text(json.dumps(document))
-    return path
+def write_config(
+    tmp_path: Path,
+    image_config: dict[str, Any],
+    predictor: dict[str, str] | None = None,
+    **shap: Any,
+) -> Path:
+    """The classification analysis of ``image_config`` (``predictor``: fields set beside)."""
+    document = image_analysis("IMAGE_CLASSIFICATION", image_config, seed=1, **shap)
+    document["predictor"].update(predictor or {})
+    return write_analysis(tmp_path, document)
 
 
 def brute_force(
@@ -71,9 +66,7 @@ def brute_force(
 ) -> np.ndarray:
     """(labels, n) Shapley values over the segments, masked images built here."""
     n = int(segments.max()) + 1
-    coalitions = [c for size in range(n + 1) for c in itertools.combinations(range(n), size)]
-    masked = [np.where(np.isin(segments, c)[..., None], image, mask) for c in coalitions]
-    frame = pd.DataFrame({"image": [encode_image(m.astype(np.uint8), "png") for m in masked]})
+    coalitions, frame = masked_images(image, segments, mask)
     value = dict(zip(coalitions, predict_bytes(model, frame), strict=True))
     phi = np.zeros((value[()].shape[0], n))
     for i in range(n):
@@ -110,18 +103,7 @@ def test_few_segments_are_exact_against_a_mask_image(
     output = tmp_path / "out"
     code, err = run(
         capsys,
-        [
-            "--config",
-            str(config),
-            "--dataset",
-            str(images),
-            "--output",
-            str(output),
-            "--model",
-            uri,
-            "--tracking-uri",
-            test_registry.tracking_uri,
-        ],
+        clarify_args(config, images, output, *registered_model(uri, test_registry)),
     )
     assert code == 0, err
     for path in sorted(images.glob("*.png")):
@@ -160,33 +142,23 @@ def test_endpoint_equals_in_process(
     content_type: str,
 ) -> None:
     uri, model = digits
-    config = write_config(tmp_path, {"num_segments": 20}, num_samples=120)
-    document = json.loads(config.read_text())
-    document["predictor"]["content_type"] = content_type
-    config.write_text(json.dumps(document))
+    config = write_config(
+        tmp_path, {"num_segments": 20}, {"content_type": content_type}, num_samples=120
+    )
     manifest = tmp_path / "images.jsonl"
     manifest.write_text(
         "".join(json.dumps({"source-ref": str(p)}) + "\n" for p in sorted(images.glob("*.png")))
     )
-    common = ["--config", str(config), "--dataset", str(manifest)]
     code, err = run(
         capsys,
-        [
-            *common,
-            "--output",
-            str(tmp_path / "local"),
-            "--model",
-            uri,
-            "--tracking-uri",
-            test_registry.tracking_uri,
-        ],
+        clarify_args(config, manifest, tmp_path / "local", *registered_model(uri, test_registry)),
     )
     assert code == 0, err
     with ModelServer(
         lambda frame: predict_bytes(model, frame), ["image"], default_accept="application/json"
     ) as server:
         code, err = run(
-            capsys, [*common, "--output", str(tmp_path / "remote"), "--endpoint", server.url]
+            capsys, clarify_args(config, manifest, tmp_path / "remote", "--endpoint", server.url)
         )
         assert code == 0, err
         received = server.received
@@ -220,18 +192,7 @@ def test_an_image_file_and_a_list_of_paths_are_data_sets(
         output = tmp_path / f"out_{dataset.suffix[1:]}"
         code, err = run(
             capsys,
-            [
-                "--config",
-                str(config),
-                "--dataset",
-                str(dataset),
-                "--output",
-                str(output),
-                "--model",
-                uri,
-                "--tracking-uri",
-                test_registry.tracking_uri,
-            ],
+            clarify_args(config, dataset, output, *registered_model(uri, test_registry)),
         )
         assert code == 0, err
         assert (output / "explanations_shap" / f"{name}.npz").exists()
@@ -278,18 +239,7 @@ def test_bad_image_configs_and_files_are_one_line_errors(
     config.write_text(json.dumps(document))
     code, err = run(
         capsys,
-        [
-            "--config",
-            str(config),
-            "--dataset",
-            str(dataset),
-            "--output",
-            str(tmp_path / "out"),
-            "--model",
-            uri,
-            "--tracking-uri",
-            test_registry.tracking_uri,
-        ],
+        clarify_args(config, dataset, tmp_path / "out", *registered_model(uri, test_registry)),
     )
     assert code != 0
     errors = [line for line in err.splitlines() if line.startswith("error")]

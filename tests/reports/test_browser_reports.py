@@ -25,6 +25,7 @@ from playwright.sync_api import Browser
 from explainops.cli import EXIT_OK, main
 
 from ..browser import open_page
+from ..clarify.images import image_analysis
 from ..conftest import RegistryFixture
 from ..jobs.test_drift import DriftSetup
 from ..jobs.test_drift_backfill import backfill_config
@@ -421,9 +422,21 @@ def test_clarify_text_report(
 
 
 def clarify_folder_run(
-    folder: Path, config: dict[str, Any], model: str, test_registry: RegistryFixture
+    folder: Path,
+    images: dict[str, np.ndarray],
+    config: dict[str, Any],
+    model: str,
+    test_registry: RegistryFixture,
 ) -> Run:
-    """``explainops clarify`` of ``config`` on the images in folder/data, into folder/out."""
+    """``explainops clarify`` of ``config`` on ``images``, into folder/out.
+
+    ``images`` (name: pixels) are written as PNG files in folder/data first.
+    """
+    from explainops.core.images import encode_image
+
+    (folder / "data").mkdir(parents=True)
+    for name, pixels in images.items():
+        (folder / "data" / f"{name}.png").write_bytes(encode_image(pixels, "png"))
     (folder / "analysis_config.json").write_text(json.dumps(config))
     output = folder / "out"
     run(
@@ -448,30 +461,19 @@ def test_clarify_image_report(
     test_registry: RegistryFixture, browser: Browser, tmp_path: Path
 ) -> None:
     # given an image analysis of three digits with methods.report
-    from explainops.core.images import encode_image
     from explainops.testing.image_models import DIGITS, digit_dataset, log_digit_classifier
 
     version = log_digit_classifier("digits_report")
-    folder = tmp_path / "images"
-    (folder / "data").mkdir(parents=True)
     pictures, _ = digit_dataset(DIGITS)
-    for position in (0, 1, 2):
-        (folder / "data" / f"digit_{position}.png").write_bytes(
-            encode_image(pictures[position], "png")
-        )
-    config = {
-        "dataset_type": "application/x-image",
-        "predictor": {"content_type": "image/png", "label_headers": ["zero", "one", "seven"]},
-        "methods": {
-            "shap": {
-                "num_samples": 100,
-                "image_config": {"model_type": "IMAGE_CLASSIFICATION", "num_segments": 12},
-            },
-            "report": {"name": "report", "title": "Digits analysis"},
-        },
-    }
+    config = image_analysis(
+        "IMAGE_CLASSIFICATION", {"num_segments": 12}, "Digits analysis", num_samples=100
+    )
     image_run = clarify_folder_run(
-        folder, config, f"models:/digits_report/{version}", test_registry
+        tmp_path / "images",
+        {f"digit_{position}": pictures[position] for position in (0, 1, 2)},
+        config,
+        f"models:/digits_report/{version}",
+        test_registry,
     )
     # when it is opened in Chromium
     texts = check_page(browser, image_run.html, tmp_path / "shots")
@@ -489,30 +491,17 @@ def test_clarify_detection_report(
     # given an object detection analysis of a sheet of two digits and a blank sheet
     from sklearn.datasets import load_digits
 
-    from explainops.core.images import encode_image
     from explainops.testing.detector import digit_scene, log_digit_detector
 
     version = log_digit_detector("detector_report")
-    folder = tmp_path / "sheets"
-    (folder / "data").mkdir(parents=True)
     bunch = load_digits()
     digits = [bunch.images[list(bunch.target).index(digit)] for digit in (7, 0)]
     sheets = {"two_digits": digit_scene(digits, [(6, 8), (34, 36)]), "blank": digit_scene([], [])}
-    for name, sheet in sheets.items():
-        (folder / "data" / f"{name}.png").write_bytes(encode_image(sheet, "png"))
-    config = {
-        "dataset_type": "application/x-image",
-        "predictor": {"content_type": "image/png", "label_headers": ["zero", "one", "seven"]},
-        "methods": {
-            "shap": {
-                "num_samples": 60,
-                "image_config": {"model_type": "OBJECT_DETECTION", "num_segments": 12},
-            },
-            "report": {"name": "report", "title": "Digit detector"},
-        },
-    }
+    config = image_analysis(
+        "OBJECT_DETECTION", {"num_segments": 12}, "Digit detector", num_samples=60
+    )
     model = f"models:/detector_report/{version}"
-    detection_run = clarify_folder_run(folder, config, model, test_registry)
+    detection_run = clarify_folder_run(tmp_path / "sheets", sheets, config, model, test_registry)
     # when it is opened in Chromium
     texts = check_page(browser, detection_run.html, tmp_path / "shots")
     # then it lists both sheets, the blank one with no object, and draws the best object's map

@@ -36,10 +36,11 @@ estimates, to within 1-15%; but the reported estimate, a regression on all the p
 split penalty is measured on the plain order-1 game, whose jackknife on the whole design and on
 the halves is the same estimator of the same kind: the cross-fitted variance of a row is scaled
 by the plain game's whole-design variance over its halves' (summed over the features, clipped to
-[1/2, 1]; where either is unknown, NaN, it is not scaled). From :data:`SPLIT_MEASURED_BELOW`
-sampled pairs a feature on, where the penalty is small (that factor was 0.94-0.97 on the bench
-problems) and its three more jackknives would add half to the control's time, the cross-fitted
-variance is kept as it is, on the safe side (docs/explainers.md gives the coverage measured).
+[1/2, 1]; where either is unknown, NaN or infinite, it is not scaled). From
+:data:`SPLIT_MEASURED_BELOW` sampled pairs a feature on, where the penalty is small (that factor
+was 0.94-0.97 on the bench problems) and its three more jackknives would add half to the
+control's time, the cross-fitted variance is kept as it is, on the safe side (docs/explainers.md
+gives the coverage measured).
 """
 
 from __future__ import annotations

@@ -18,8 +18,10 @@ from explainops.explainers.single_index import (
     POWERS,
     SPLIT_FLOOR,
     SPLIT_MEASURED_BELOW,
+    ControlStack,
     SingleIndexControl,
     Starts,
+    _Stack,
     complementary_pairs,
     half_design,
     pooled_starts,
@@ -247,10 +249,44 @@ def _logistic_game(
     design = kernel_design(n_features, num_samples, (3, 0), enumerate_singletons=True)
     rng = np.random.default_rng(5)
     weights = rng.normal(size=(n_rows, 1, n_features))
+    return design, weights, *_logistic_values(design, weights)
+
+
+def _logistic_values(design: KernelDesign, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The centred games (n, 1, c) on the design's coalitions of logistic ``weights`` (n, 1, d),
+    and their full values (n, 1)."""
     logits = weights @ design.masks.T.astype(float) - weights.sum(axis=-1, keepdims=True) / 2
     empty = 1.0 / (1.0 + np.exp(weights.sum(axis=-1) / 2))
     full = 1.0 / (1.0 + np.exp(-weights.sum(axis=-1) / 2))
-    return design, weights, 1.0 / (1.0 + np.exp(-logits)) - empty[..., None], full - empty
+    return 1.0 / (1.0 + np.exp(-logits)) - empty[..., None], full - empty
+
+
+def test_strata_fitted_together_get_what_each_gets_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given three strata of 16 features at 300 coalitions, whose halves hold different numbers
+    # of pairs (the stack pads them), and logistic games of 5 rows on each one's coalitions
+    designs = StratifiedDesigns(16, 300, 7)
+    controls = [designs.control(stratum, 1) for stratum in range(3)]
+    assert all(control is not None for control in controls), "the premise: controlled strata"
+    stacked = [control for control in controls if control is not None]
+    pair_counts = {part.firsts.shape[0] for control in stacked for part, _ in control.halves}
+    assert len(pair_counts) > 1, "the premise: padded pairs"
+    weights = np.random.default_rng(8).normal(size=(5, 1, 16))
+    games = [_logistic_values(control.whole.design, weights) for control in stacked]
+    centred, deltas = [game[0] for game in games], [game[1] for game in games]
+    # when they are estimated together, together a row at a time, and each alone
+    stack = ControlStack.of(stacked)
+    together = stack.estimate(centred, deltas)
+    monkeypatch.setattr(single_index, "STACKED_VALUES", 1)
+    row_by_row = stack.estimate(centred, deltas)
+    alone = [control.estimate(*game) for control, game in zip(stacked, games, strict=True)]
+    # then each stratum's values and errors are the same (to rounding: the same sums, in matrix
+    # products of other shapes)
+    for position, (values, errors) in enumerate(alone):
+        for name, result in (("together", together), ("row by row", row_by_row)):
+            message = f"stratum {position}, {name}"
+            np.testing.assert_allclose(result[position][0], values, atol=1e-12, err_msg=message)
+            np.testing.assert_allclose(result[position][1], errors, atol=1e-12, err_msg=message)
+    assert not np.allclose(alone[0][0], alone[1][0]), "the strata's designs differ"
 
 
 class _WholePart(NamedTuple):
@@ -262,8 +298,9 @@ class _WholePart(NamedTuple):
     delta: np.ndarray  # (n, 1)
     solver: KernelSolver
     part: Any  # the control's whole design, solved
+    stack: Any  # that part alone, as the strata's fits take it (a stack of one)
     values: np.ndarray  # (n, 1, d): the games' order-1 values
-    game: Any  # the part's game
+    game: Any  # the stack's game
 
 
 def _whole_part_game(n_rows: int) -> _WholePart:
@@ -272,14 +309,16 @@ def _whole_part_game(n_rows: int) -> _WholePart:
     control = SingleIndexControl.for_design(design, solver)
     assert control is not None, "the premise: a design with a control"
     values = solver.solve(centred, delta)
-    game = control.whole.game(centred, delta, values)
-    return _WholePart(design, weights, centred, delta, solver, control.whole, values, game)
+    stack = _Stack.of([control.whole])
+    game = stack.game([centred], delta[None], values[None])
+    return _WholePart(design, weights, centred, delta, solver, control.whole, stack, values, game)
 
 
 def test_the_controls_inner_products_equal_those_of_the_formed_residuals() -> None:
     # given a stratum's design, a logistic game and an index to fit the control on
-    design, weights, centred, _, solver, part, values, game = _whole_part_game(5)
-    fitted, estimates = part._fit_once(game, weights)
+    design, weights, centred, _, solver, _, stack, values, game = _whole_part_game(5)
+    stacked, stacked_estimates = stack._fit_once(game, weights[None])
+    fitted, estimates = stacked.stratum(0), stacked_estimates[0]
     # when the same fit is made the long way: the power columns, their order-1 residuals and
     # the game's, and the ridge-steadied weighted least squares of one on the other
     masks, w = design.masks.astype(float), design.weights
@@ -372,7 +411,7 @@ def test_below_the_threshold_the_cross_fitted_errors_carry_the_split_penalty(
 
 def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_long_ones() -> None:
     # given a stratum's design, a logistic game, its order-1 values and a fitted control
-    design, weights, centred, delta, _, part, values, game = _whole_part_game(4)
+    design, weights, centred, delta, _, part, stack, values, game = _whole_part_game(4)
     # then every coalition is paired with its complement, of the same weight
     pairs = complementary_pairs(design)
     assert pairs is not None, "a Kernel SHAP design is in complementary pairs"
@@ -384,12 +423,14 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
     # and the products taken over the pairs equal those over every coalition (to rounding)
     masks, w = design.masks.astype(float), design.weights
     projected = np.einsum("nkc,c,cd->nkd", centred, w, masks)
-    np.testing.assert_allclose(game.multiplier, part._multiplier(projected, delta), atol=1e-12)
+    multiplier = stack._multiplier(projected[None], delta[None])[0]
+    np.testing.assert_allclose(game.multiplier[0], multiplier, atol=1e-12)
     residuals = centred - values @ masks.T
     np.testing.assert_allclose(
         part.residual_sum(centred, values), np.einsum("nkc,c->nk", residuals**2, w), atol=1e-12
     )
-    fitted, _ = part._fit_once(game, weights)
+    stacked, _ = stack._fit_once(game, weights[None])
+    fitted = stacked.stratum(0)
     index = fitted.beta @ masks.T + fitted.shift[..., None]
     long_way = sum(
         fitted.coefficients[..., [i]] * (index**p - fitted.shift[..., None] ** p)

@@ -321,55 +321,58 @@ def paired_power_moments(
 ) -> None:
     """The control's two odd power columns' moments over complementary pairs, one pass a row.
 
-    index[r, j] = u is the centred index at the pair's first coalition; at its complement it is
-    -u (the centre is the midpoint of a coalition and its complement). With s = shift[r], the
-    odd powers q_0 = first_power and q_1 = first_power + 2, w = weights[j] (the same for both
-    coalitions of a pair), the columns are u^q - s^q and -u^q - s^q, so over both coalitions:
-    cross[r, p, p'] = sum_j 2 w (u^q_p u^q_p' + s^q_p s^q_p');
-    game_cross[r, p] = sum_j w (u^q_p (y - y') - s^q_p (y + y')), with game_difference y - y'
+    For each stratum g (the leading axis of every array) and its row r: index[g, r, j] = u is
+    the centred index at pair j's first coalition; at its complement it is -u (the centre is the
+    midpoint of a coalition and its complement). With s = shift[g, r], the odd powers
+    q_0 = first_power and q_1 = first_power + 2, w = weights[g, j] (the same for both
+    coalitions of a pair; 0 for a stratum's padding past its own pairs), the columns are
+    u^q - s^q and -u^q - s^q, so over both coalitions:
+    cross[g, r, p, p'] = sum_j 2 w (u^q_p u^q_p' + s^q_p s^q_p');
+    game_cross[g, r, p] = sum_j w (u^q_p (y - y') - s^q_p (y + y')), with game_difference y - y'
     and game_total y + y' of the game at the pair's two coalitions;
-    weighted_powers[p, r, j] = w u^q_p and sums[r, p] = sum_j w (u^q_p + s^q_p), from which the
-    columns' projection on the coalitions is 2 weighted_powers @ M - sums (M the pairs' first
-    coalitions).
+    weighted_powers[g, p, r, j] = w u^q_p and sums[g, r, p] = sum_j w (u^q_p + s^q_p), from
+    which the columns' projection on the coalitions is 2 weighted_powers @ M - sums (M the
+    pairs' first coalitions).
     """
-    n_rows, n_pairs = index.shape
-    for r in range(n_rows):
-        s = shift[r]
-        s_low = 1.0
-        for _ in range(first_power):
-            s_low *= s
-        s_high = s_low * s * s
-        low_low = low_high = high_high = game_low = game_high = sum_low = sum_high = 0.0
-        weight_sum = 0.0
-        for j in range(n_pairs):
-            u = index[r, j]
-            square = u * u
-            low = u
-            for _ in range((first_power - 1) // 2):
-                low *= square
-            high = low * square
-            w = weights[j]
-            weighted_low = w * low
-            weighted_high = w * high
-            weighted_powers[0, r, j] = weighted_low
-            weighted_powers[1, r, j] = weighted_high
-            low_low += weighted_low * low
-            low_high += weighted_low * high
-            high_high += weighted_high * high
-            difference = game_difference[r, j]
-            total = game_total[r, j]
-            game_low += weighted_low * difference - w * s_low * total
-            game_high += weighted_high * difference - w * s_high * total
-            sum_low += weighted_low
-            sum_high += weighted_high
-            weight_sum += w
-        cross[r, 0, 0] = 2.0 * (low_low + weight_sum * s_low * s_low)
-        cross[r, 0, 1] = cross[r, 1, 0] = 2.0 * (low_high + weight_sum * s_low * s_high)
-        cross[r, 1, 1] = 2.0 * (high_high + weight_sum * s_high * s_high)
-        game_cross[r, 0] = game_low
-        game_cross[r, 1] = game_high
-        sums[r, 0] = sum_low + weight_sum * s_low
-        sums[r, 1] = sum_high + weight_sum * s_high
+    n_strata, n_rows, n_pairs = index.shape
+    for g in range(n_strata):
+        for r in range(n_rows):
+            s = shift[g, r]
+            s_low = 1.0
+            for _ in range(first_power):
+                s_low *= s
+            s_high = s_low * s * s
+            low_low = low_high = high_high = game_low = game_high = sum_low = sum_high = 0.0
+            weight_sum = 0.0
+            for j in range(n_pairs):
+                u = index[g, r, j]
+                square = u * u
+                low = u
+                for _ in range((first_power - 1) // 2):
+                    low *= square
+                high = low * square
+                w = weights[g, j]
+                weighted_low = w * low
+                weighted_high = w * high
+                weighted_powers[g, 0, r, j] = weighted_low
+                weighted_powers[g, 1, r, j] = weighted_high
+                low_low += weighted_low * low
+                low_high += weighted_low * high
+                high_high += weighted_high * high
+                difference = game_difference[g, r, j]
+                total = game_total[g, r, j]
+                game_low += weighted_low * difference - w * s_low * total
+                game_high += weighted_high * difference - w * s_high * total
+                sum_low += weighted_low
+                sum_high += weighted_high
+                weight_sum += w
+            cross[g, r, 0, 0] = 2.0 * (low_low + weight_sum * s_low * s_low)
+            cross[g, r, 0, 1] = cross[g, r, 1, 0] = 2.0 * (low_high + weight_sum * s_low * s_high)
+            cross[g, r, 1, 1] = 2.0 * (high_high + weight_sum * s_high * s_high)
+            game_cross[g, r, 0] = game_low
+            game_cross[g, r, 1] = game_high
+            sums[g, r, 0] = sum_low + weight_sum * s_low
+            sums[g, r, 1] = sum_high + weight_sum * s_high
 
 
 @numba.njit(cache=True)

@@ -31,7 +31,7 @@ from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE, ValueFunction
 from explainops.explainers.explanation import Explanation
 from explainops.explainers.inputs import FeatureTable, PredictFunction
 from explainops.explainers.link import apply_link
-from explainops.explainers.single_index import pooled_starts
+from explainops.explainers.single_index import ControlStack, pooled_starts
 from explainops.explainers.strata import MAX_STRATA, StratifiedDesigns, Stratum
 from explainops.explainers.surrogate import adjusted_estimate
 
@@ -323,12 +323,13 @@ class KernelExplainer(ModelAgnosticExplainer):
         n_samples, n_outputs = parts[0].predictions.shape
         shape = (n_samples, n_outputs, parts[0].n_features)
         values, variances = np.zeros(shape), np.zeros(shape)
-        # every stratum's coalition values are held at once, and one control's fits at a time
-        # hold a few more arrays of each power's columns
+        # every stratum's coalition values are held at once, and the controls' fits, made for
+        # all the strata together, hold their games at the pairs and each power's columns
         sizes = [stratum.design.masks.shape[0] for stratum in strata]
         chunk = max(1, MAX_VALUES_IN_MEMORY // ((sum(sizes) + 4 * max(sizes)) * n_outputs))
         controlled = [i for i, stratum in enumerate(strata) if stratum.control is not None]
         shares = np.array([strata[i].weight for i in controlled])
+        stack = ControlStack.of([strata[i].control for i in controlled])  # type: ignore[misc]
         for start in range(0, n_samples, chunk):
             rows = slice(start, min(start + chunk, n_samples))
             centred, deltas = [], []
@@ -340,13 +341,16 @@ class KernelExplainer(ModelAgnosticExplainer):
                 strata[i].control.plain_values(centred[i], deltas[i])  # type: ignore[union-attr]
                 for i in controlled
             ]
-            starts = pooled_starts(plain, shares)
-            own = dict(zip(controlled, plain, strict=True))
+            estimates = stack.estimate(
+                [centred[i] for i in controlled],
+                [deltas[i] for i in controlled],
+                pooled_starts(plain, shares),
+                plain,
+            )
+            results = dict(zip(controlled, estimates, strict=True))
             for i, stratum in enumerate(strata):
-                if stratum.control is not None:
-                    estimate, errors = stratum.control.estimate(
-                        centred[i], deltas[i], starts, own[i]
-                    )
+                if i in results:
+                    estimate, errors = results[i]
                 else:
                     estimate = stratum.solver.solve(centred[i], deltas[i])
                     errors = stratum.solver.standard_errors(centred[i], estimate, stratum.design)

@@ -81,6 +81,10 @@ SPLIT_MEASURED_BELOW = 32
 # half of it (the mean of two independent halves' estimates of a linear estimator has that of one
 # on all the pairs; the penalty of a nonlinear one is bounded here by that factor of 2).
 SPLIT_FLOOR = 0.5
+# The strata's fits are made together on blocks of rows of at most this many pair values
+# (strata x rows x outputs x pairs): fresh arrays larger than that (8 MB at 2048 coalitions, 10
+# strata and 100 rows) cost more in page faults and cache misses than their fewer calls save.
+STACKED_VALUES = 2**18
 
 
 def _bernoulli_cumulants(q: FloatArray, order: int) -> list[FloatArray]:
@@ -158,22 +162,40 @@ def power_values(
 
 @dataclass(frozen=True)
 class ControlGame:
-    """g(S) = sum_p a_p ((shift + t(S))^p - shift^p), t(S) = beta . z(S), for each row."""
+    """g(S) = sum_p a_p ((shift + t(S))^p - shift^p), t(S) = beta . z(S), for each row.
 
-    beta: FloatArray  # (n, k, d)
-    shift: FloatArray  # (n, k)
-    coefficients: FloatArray  # (n, k, P)
+    Of one stratum, or of several stacked on a leading axis (:meth:`stratum` takes one out).
+    """
+
+    beta: FloatArray  # (..., n, k, d)
+    shift: FloatArray  # (..., n, k)
+    coefficients: FloatArray  # (..., n, k, P)
 
     @property
     def full(self) -> FloatArray:
-        """g(all) - g(empty) = g(all): (n, k)."""
+        """g(all) - g(empty) = g(all): (..., n, k)."""
         index = self.beta.sum(axis=-1) + self.shift
         return _combine(_powers(index, self.shift), self.coefficients)
 
     def values(self) -> FloatArray:
-        """The game's exact Shapley values (n, k, d)."""
+        """The game's exact Shapley values (..., n, k, d)."""
         values = power_values(self.beta, self.shift)
         return _combine(values, self.coefficients)
+
+    @staticmethod
+    def joined(blocks: Sequence[ControlGame]) -> ControlGame:
+        """Stacked control games of consecutive blocks of rows, as one (along the rows' axis)."""
+        if len(blocks) == 1:
+            return blocks[0]
+        return ControlGame(
+            np.concatenate([block.beta for block in blocks], axis=-3),
+            np.concatenate([block.shift for block in blocks], axis=-2),
+            np.concatenate([block.coefficients for block in blocks], axis=-3),
+        )
+
+    def stratum(self, position: int) -> ControlGame:
+        """The control game of the stratum at ``position`` of a stacked one."""
+        return ControlGame(self.beta[position], self.shift[position], self.coefficients[position])
 
 
 def _powers(index: FloatArray, shift: FloatArray) -> FloatArray:
@@ -207,7 +229,7 @@ def _solve_2x2(gram: FloatArray, ridge: FloatArray, right: FloatArray) -> FloatA
 
 
 def _combine(columns: FloatArray, coefficients: FloatArray) -> FloatArray:
-    """The sum over p of columns[p] (n, k, ...) times coefficients[..., p]: (n, k, ...)."""
+    """The sum over p of columns[p] (..., n, k, ...) times coefficients[..., p]."""
     extra = (None,) * (columns.ndim - coefficients.ndim)
     total = columns[0] * coefficients[(..., 0, *extra)]
     for position in range(1, columns.shape[0]):
@@ -215,16 +237,22 @@ def _combine(columns: FloatArray, coefficients: FloatArray) -> FloatArray:
     return np.asarray(total, dtype=np.float64)
 
 
+def _stack_times(left: FloatArray, right: FloatArray) -> FloatArray:
+    """Each stratum's product: left (S, ..., a) @ right (S, a, b), one matrix product a stratum."""
+    flat = np.matmul(left.reshape(left.shape[0], -1, left.shape[-1]), right)
+    return np.asarray(flat.reshape(*left.shape[:-1], right.shape[-1]), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class _Game:
-    """A game on a design: its order-1 values and multiplier, and its values at the pairs.
+    """The strata's games on their designs: order-1 values and multiplier, values at the pairs.
 
-    ``difference`` and ``total`` (n, k, h): v(S) - v(S') and v(S) + v(S') at each pair's first
-    coalition S and its complement S'.
+    ``difference`` and ``total`` (S, n, k, h): v(S) - v(S') and v(S) + v(S') at each pair's first
+    coalition S and its complement S' (zero on a stratum's padding past its own pairs).
     """
 
-    values: FloatArray  # (n, k, d)
-    multiplier: FloatArray  # (n, k)
+    values: FloatArray  # (S, n, k, d)
+    multiplier: FloatArray  # (S, n, k)
     difference: FloatArray
     total: FloatArray
 
@@ -237,7 +265,7 @@ class _Part:
     g = M^T W y and full value f solves [[A, 1], [1^T, 0]] [phi; mu] = [g; f]: phi = K g + o f and
     mu = o . g + m f, with the inverse's blocks K (d, d), o (d,) and m. The multiplier mu gives the
     residual's projection on the coalitions (M^T W (y - M phi) = mu 1), so the residuals' inner
-    products follow from g, phi and mu without forming the residuals (:meth:`_fit_once`).
+    products follow from g, phi and mu without forming the residuals (:meth:`_Stack._fit_once`).
 
     A Kernel SHAP design holds each coalition with its complement, of the same weight (sampled
     as pairs; sizes k and d - k enumerated together). Every product over the coalitions is taken
@@ -281,19 +309,8 @@ class _Part:
             corner,
         )
 
-    def game(self, centred: FloatArray, delta: FloatArray, values: FloatArray) -> _Game:
-        """The game of centred values (n, k, c), full value ``delta``, order-1 ``values``."""
-        first, second = centred[..., self.firsts], centred[..., self.complements]
-        # contiguous: the compiled pass reads them as (rows, pairs) views in every fit
-        difference = np.ascontiguousarray(first - second)
-        total = np.ascontiguousarray(first + second)
-        # M^T W y over the pairs: (W (y - y')) z + the sum of w y', the same for every feature
-        projected = _rows_times(difference * self.pair_weights, self.pair_masks)
-        projected += _rows_times(second, self.pair_weights[:, None])
-        return _Game(values, self._multiplier(projected, delta), difference, total)
-
     def game_at(self, control: ControlGame) -> FloatArray:
-        """The control game at each of this design's coalitions: (n, k, c).
+        """One stratum's control game at each of this design's coalitions: (n, k, c).
 
         At a complement the centred index u is -u: g = sum_p a_p (-u^p - s^p) = -g(first) - 2
         sum_p a_p s^p.
@@ -309,40 +326,99 @@ class _Part:
         game[..., self.complements] = -first - 2.0 * at_shift[..., None]
         return game
 
-    def fit(
-        self,
-        centred: FloatArray,
-        delta: FloatArray,
-        values_needed: bool = True,
-        start: FloatArray | None = None,
-        values: FloatArray | None = None,
-    ) -> tuple[FloatArray | None, ControlGame]:
-        """The adjusted values (n, k, d) on this design (unless not needed) and the control.
+    def residual_sum(self, centred: FloatArray, values: FloatArray) -> FloatArray:
+        """The weighted sum of squares (n, k) of the order-1 fit's residuals."""
+        fitted = _rows_times(values, self.pair_masks.T)  # at the complement: the sum, less it
+        first = centred[..., self.firsts] - fitted
+        second = centred[..., self.complements] - (values.sum(axis=-1)[..., None] - fitted)
+        squares = first * first + second * second
+        return np.asarray(_rows_times(squares, self.pair_weights[:, None]))[..., 0]
 
-        ``start`` (n, k, d): the first fit's index (the strata's pooled values); None: this
-        design's own order-1 values, ``values`` when already solved.
+
+@dataclass(frozen=True)
+class _Stack:
+    """The same part (the whole design, or the same half) of each of S strata, fitted together.
+
+    The strata's designs differ, so fitting each one's control is a few dozen small array
+    operations a stratum, whose per-call cost was most of the control's at a few hundred
+    coalitions. Stacked, every operation runs once for all the strata: each stratum's pairs are
+    padded to the most any of them has by pairs of weight zero and no coalition, which add
+    nothing to any weighted sum, so a stratum's fit is that of its own pairs (to rounding).
+    """
+
+    parts: tuple[_Part, ...]
+    pair_masks: FloatArray  # (S, h, d)
+    pair_weights: FloatArray  # (S, h)
+    kkt_values: FloatArray  # (S, d, d)
+    kkt_offset: FloatArray  # (S, d)
+    kkt_corner: FloatArray  # (S,)
+
+    @classmethod
+    def of(cls, parts: Sequence[_Part]) -> _Stack:
+        """The stack of ``parts``, one a stratum, all on the same features."""
+        n_pairs = max(part.firsts.shape[0] for part in parts)
+        n_features = parts[0].pair_masks.shape[1]
+        masks = np.zeros((len(parts), n_pairs, n_features))
+        weights = np.zeros((len(parts), n_pairs))
+        for position, part in enumerate(parts):
+            masks[position, : part.firsts.shape[0]] = part.pair_masks
+            weights[position, : part.firsts.shape[0]] = part.pair_weights
+        return cls(
+            tuple(parts),
+            masks,
+            weights,
+            np.stack([part.kkt_values for part in parts]),
+            np.stack([part.kkt_offset for part in parts]),
+            np.array([part.kkt_corner for part in parts]),
+        )
+
+    def game(self, centred: Sequence[FloatArray], delta: FloatArray, values: FloatArray) -> _Game:
+        """The strata's games, from each one's centred values (n, k, c_s).
+
+        ``delta`` (S, n, k): their full values; ``values`` (S, n, k, d): their order-1 values.
         """
-        if values is None:
-            values = self.solver.solve(centred, delta)
-        game = self.game(centred, delta, values)
-        index = values if start is None else start
+        shape = (*values.shape[:-1], self.pair_weights.shape[1])
+        difference, total = np.zeros(shape), np.zeros(shape)
+        projected = np.empty(values.shape)
+        for position, (part, game) in enumerate(zip(self.parts, centred, strict=True)):
+            n_pairs = part.firsts.shape[0]
+            first, second = game[..., part.firsts], game[..., part.complements]
+            own_difference = np.subtract(first, second, out=difference[position, ..., :n_pairs])
+            np.add(first, second, out=total[position, ..., :n_pairs])
+            # M^T W y over the pairs: (W (y - y')) z + the sum of w y', the same for every
+            # feature (a stratum at a time: its arrays stay in cache)
+            projected[position] = _rows_times(own_difference * part.pair_weights, part.pair_masks)
+            projected[position] += _rows_times(second, part.pair_weights[:, None])
+        return _Game(values, self._multiplier(projected, delta), difference, total)
+
+    def fit(
+        self, game: _Game, start: FloatArray | None = None, values_needed: bool = True
+    ) -> tuple[FloatArray | None, ControlGame]:
+        """The adjusted values (S, n, k, d) (unless not needed) and the strata's control.
+
+        ``start`` (n, k, d): the first fit's index for every stratum (the strata's pooled values);
+        None: each stratum's own order-1 values.
+        """
+        index = game.values if start is None else np.broadcast_to(start, game.values.shape)
         for iteration in range(ITERATIONS):
             control, estimates = self._fit_once(game, index)
             if iteration == ITERATIONS - 1 and not values_needed:
                 return None, control
             # Kernel SHAP of v - g plus g's exact values
-            index = values + control.values()
-            index -= _combine(estimates, control.coefficients)
+            index = game.values + control.values()
+            index -= _combine(np.moveaxis(estimates, 1, 0), control.coefficients)
         return index, control
 
     def _multiplier(self, projected: FloatArray, full: FloatArray) -> FloatArray:
-        """The multiplier mu (...) of games with M^T W y = ``projected`` (..., d), full ``full``."""
+        """The multiplier mu (S, ...) of games with M^T W y = ``projected`` (S, ..., d)."""
+        along = (slice(None), *(None,) * (full.ndim - 1))
         return np.asarray(
-            _rows_times(projected, self.kkt_offset[:, None])[..., 0] + self.kkt_corner * full
+            _stack_times(projected, self.kkt_offset[:, :, None])[..., 0]
+            + self.kkt_corner[along] * full
         )
 
     def _fit_once(self, game: _Game, index: FloatArray) -> tuple[ControlGame, FloatArray]:
-        """The control game for ``index`` and its columns' Kernel SHAP estimates (P, n, k, d).
+        """The control game for ``index`` and its columns' Kernel SHAP estimates (S, P, n, k, d).
 
         The coefficients solve the weighted least squares of the game's order-1 residuals e on
         the power columns' residuals r_p. Their inner products come without forming either:
@@ -354,36 +430,41 @@ class _Part:
         scale = np.maximum(np.abs(index).sum(axis=-1, keepdims=True), np.finfo(float).tiny)
         beta = index / scale
         shift = -beta.sum(axis=-1) / 2.0
-        batch = beta.shape[:-1]
-        n_pairs = self.pair_masks.shape[0]
-        centres = _rows_times(beta, self.pair_masks.T) + shift[..., None]
-        weighted_powers = np.empty((len(POWERS), *batch, n_pairs))
-        cross = np.empty((*batch, len(POWERS), len(POWERS)))
-        game_cross = np.empty((*batch, len(POWERS)))
-        sums = np.empty((*batch, len(POWERS)))
+        n_strata, n_pairs = self.pair_weights.shape
+        rows = beta.shape[1:-1]
+        n_powers = len(POWERS)
+        centres = _stack_times(beta, self.pair_masks.transpose(0, 2, 1))
+        centres += shift[..., None]
+        weighted_powers = np.empty((n_strata, n_powers, *rows, n_pairs))
+        cross = np.empty((n_strata, *rows, n_powers, n_powers))
+        game_cross = np.empty((n_strata, *rows, n_powers))
+        sums = np.empty((n_strata, *rows, n_powers))
         paired_power_moments(
-            centres.reshape(-1, n_pairs),
-            np.ascontiguousarray(shift).reshape(-1),
+            centres.reshape(n_strata, -1, n_pairs),
+            np.ascontiguousarray(shift).reshape(n_strata, -1),
             self.pair_weights,
-            game.difference.reshape(-1, n_pairs),
-            game.total.reshape(-1, n_pairs),
+            game.difference.reshape(n_strata, -1, n_pairs),
+            game.total.reshape(n_strata, -1, n_pairs),
             POWERS[0],
-            weighted_powers.reshape(len(POWERS), -1, n_pairs),
-            cross.reshape(-1, len(POWERS), len(POWERS)),
-            game_cross.reshape(-1, len(POWERS)),
-            sums.reshape(-1, len(POWERS)),
+            weighted_powers.reshape(n_strata, n_powers, -1, n_pairs),
+            cross.reshape(n_strata, -1, n_powers, n_powers),
+            game_cross.reshape(n_strata, -1, n_powers),
+            sums.reshape(n_strata, -1, n_powers),
         )
-        fulls = _powers(beta.sum(axis=-1) + shift, shift)  # (P, n, k)
-        # g_p = M^T W c_p (P, n, k, d): over a pair, w (2 u^p z - (u^p + s^p))
-        projected = 2.0 * _rows_times(weighted_powers, self.pair_masks)
-        projected -= np.moveaxis(sums, -1, 0)[..., None]
-        estimates = _rows_times(projected, self.kkt_values) + fulls[..., None] * self.kkt_offset
-        multipliers = self._multiplier(projected, fulls)  # (P, n, k)
-        gram = cross - np.einsum("pnkd,qnkd->nkpq", projected, estimates)
-        gram -= np.moveaxis(fulls[:, None] * multipliers[None], (0, 1), (-2, -1))
+        fulls = np.moveaxis(_powers(beta.sum(axis=-1) + shift, shift), 0, 1)  # (S, P, n, k)
+        # g_p = M^T W c_p (S, P, n, k, d): over a pair, w (2 u^p z - (u^p + s^p))
+        projected = 2.0 * _stack_times(weighted_powers, self.pair_masks)
+        projected -= np.moveaxis(sums, -1, 1)[..., None]
+        along = (slice(None), *(None,) * (projected.ndim - 2), slice(None))
+        estimates = _stack_times(projected, self.kkt_values)
+        estimates += fulls[..., None] * self.kkt_offset[along]
+        multipliers = self._multiplier(projected, fulls)  # (S, P, n, k)
+        gram = cross - np.einsum("spnkd,sqnkd->snkpq", projected, estimates)
+        gram -= np.einsum("spnk,sqnk->snkpq", fulls, multipliers)
         right = game_cross - np.moveaxis(
-            np.einsum("pnkd,nkd->pnk", projected, game.values) + game.multiplier * fulls,
-            0,
+            np.einsum("spnkd,snkd->spnk", projected, game.values)
+            + game.multiplier[:, None] * fulls,
+            1,
             -1,
         )
         curvature = (gram[..., 0, 0] + gram[..., 1, 1]) / 2.0
@@ -391,14 +472,6 @@ class _Part:
         coefficients = _solve_2x2(gram, ridge, right)
         coefficients = np.where(curvature[..., None] > 0, coefficients, 0.0)
         return ControlGame(beta, shift, coefficients), estimates
-
-    def residual_sum(self, centred: FloatArray, values: FloatArray) -> FloatArray:
-        """The weighted sum of squares (n, k) of the order-1 fit's residuals."""
-        fitted = _rows_times(values, self.pair_masks.T)  # at the complement: the sum, less it
-        first = centred[..., self.firsts] - fitted
-        second = centred[..., self.complements] - (values.sum(axis=-1)[..., None] - fitted)
-        squares = first * first + second * second
-        return np.asarray(_rows_times(squares, self.pair_weights[:, None]))[..., 0]
 
 
 def complementary_pairs(design: KernelDesign) -> tuple[IntArray, IntArray] | None:
@@ -493,33 +566,36 @@ class SingleIndexControl:
 
         ``starts``: the first index of the whole design's fit and of each half's (the strata's
         pooled order-1 values, :func:`pooled_starts`); None: each design's own. ``own``: this
-        stratum's :meth:`plain_values`, when already solved.
-
-        Each row and output keeps the control where it passes the cross-fit's test (fitted on
-        one half, it lowers the other half's residuals, both ways round) and gets the plain
-        order-1 estimate and its jackknife otherwise. The cross-fitted errors are scaled by the
-        split penalty's :func:`split_factor` below :data:`SPLIT_MEASURED_BELOW` pairs a feature.
+        stratum's :meth:`plain_values`, when already solved. The same as
+        :meth:`ControlStack.estimate` of this stratum alone.
         """
-        if own is None:
-            own = self.plain_values(centred, delta)
-        whole_start = None if starts is None else starts.whole
-        values, _ = self.whole.fit(centred, delta, start=whole_start, values=own.whole)
-        assert values is not None
+        stack = ControlStack.of([self])
+        return stack.estimate([centred], [delta], starts, None if own is None else [own])[0]
+
+    def cross_fit(
+        self,
+        centred: FloatArray,
+        delta: FloatArray,
+        own: Starts,
+        values: FloatArray,
+        half_controls: tuple[ControlGame, ControlGame],
+    ) -> tuple[FloatArray, FloatArray]:
+        """The values kept and their errors (n, k, d), from the whole design's fit and the halves'.
+
+        ``values``: the whole design's adjusted values; ``half_controls``: the control fitted on
+        each half. Each row and output keeps the control where it passes the cross-fit's test
+        (fitted on one half, it lowers the other half's residuals, both ways round) and gets the
+        plain order-1 estimate and its jackknife otherwise. The cross-fitted errors are scaled by
+        the split penalty's :func:`split_factor` below :data:`SPLIT_MEASURED_BELOW` pairs a
+        feature.
+        """
         variance = np.zeros(values.shape)  # the cross-fitted estimate's, times 4
         n_features = values.shape[-1]
         measured = self.whole.design.draws.shape[0] < SPLIT_MEASURED_BELOW * n_features
         split_variance = np.zeros(values.shape)  # the plain game's on the halves, times 4
         residuals = np.zeros((2, *values.shape[:-1]))  # held out: plain, with the control
         for fitted, applied in ((0, 1), (1, 0)):
-            part, kept = self.halves[fitted]
-            half_start = None if starts is None else starts.halves[fitted]
-            _, control = part.fit(
-                centred[..., kept],
-                delta,
-                values_needed=False,
-                start=half_start,
-                values=own.halves[fitted],
-            )
+            control = half_controls[fitted]
             other, other_kept = self.halves[applied]
             observed = centred[..., other_kept]
             rest = observed - other.game_at(control)
@@ -553,6 +629,98 @@ class SingleIndexControl:
         return values, errors
 
 
+@dataclass(frozen=True)
+class ControlStack:
+    """The single-index controls of several strata, their fits made together (:class:`_Stack`).
+
+    Made once for a set of strata, :meth:`estimate` per batch of rows.
+    """
+
+    controls: tuple[SingleIndexControl, ...]
+    whole: _Stack
+    halves: tuple[_Stack, _Stack]
+
+    @classmethod
+    def of(cls, controls: Sequence[SingleIndexControl]) -> ControlStack:
+        """The stack of ``controls``, one a stratum."""
+        return cls(
+            tuple(controls),
+            _Stack.of([control.whole for control in controls]),
+            (
+                _Stack.of([control.halves[0][0] for control in controls]),
+                _Stack.of([control.halves[1][0] for control in controls]),
+            ),
+        )
+
+    def estimate(
+        self,
+        centred: Sequence[FloatArray],
+        deltas: Sequence[FloatArray],
+        starts: Starts | None = None,
+        own: Sequence[Starts] | None = None,
+    ) -> list[tuple[FloatArray, FloatArray]]:
+        """Each stratum's values and standard errors (n, k, d), as if estimated alone.
+
+        From each stratum's centred coalition values (n, k, c_s) and full values (n, k), the same
+        as :meth:`SingleIndexControl.estimate` of each (to rounding). ``starts``: the first
+        indices of every stratum's fits (:func:`pooled_starts`); None: each design's own.
+        ``own``: each stratum's :meth:`SingleIndexControl.plain_values`, when already solved.
+        """
+        if own is None:
+            own = [
+                control.plain_values(values, delta)
+                for control, values, delta in zip(self.controls, centred, deltas, strict=True)
+            ]
+        n_rows, n_outputs = deltas[0].shape
+        per_row = len(self.controls) * n_outputs * self.whole.pair_weights.shape[1]
+        block = max(1, STACKED_VALUES // per_row)
+        fits = [
+            self._fit_block(
+                [values[rows] for values in centred],
+                np.stack([delta[rows] for delta in deltas]),
+                None if starts is None else starts.rows(rows),
+                [plain.rows(rows) for plain in own],
+            )
+            for rows in (slice(start, start + block) for start in range(0, n_rows, block))
+        ]
+        values = np.concatenate([fit[0] for fit in fits], axis=1)
+        halves = [ControlGame.joined([fit[1][half] for fit in fits]) for half in (0, 1)]
+        return [
+            control.cross_fit(
+                centred[position],
+                deltas[position],
+                own[position],
+                values[position],
+                (halves[0].stratum(position), halves[1].stratum(position)),
+            )
+            for position, control in enumerate(self.controls)
+        ]
+
+    def _fit_block(
+        self,
+        centred: Sequence[FloatArray],
+        delta: FloatArray,
+        starts: Starts | None,
+        own: Sequence[Starts],
+    ) -> tuple[FloatArray, tuple[ControlGame, ControlGame]]:
+        """The adjusted values (S, n, k, d) and each half's control of a block of rows."""
+        game = self.whole.game(centred, delta, np.stack([plain.whole for plain in own]))
+        values, _ = self.whole.fit(game, None if starts is None else starts.whole)
+        assert values is not None
+        controls = []
+        for fitted in (0, 1):
+            held = [  # each stratum's values at its half's coalitions
+                values_of[..., control.halves[fitted][1]]
+                for control, values_of in zip(self.controls, centred, strict=True)
+            ]
+            half_values = np.stack([plain.halves[fitted] for plain in own])
+            half_game = self.halves[fitted].game(held, delta, half_values)
+            half_start = None if starts is None else starts.halves[fitted]
+            _, control = self.halves[fitted].fit(half_game, half_start, values_needed=False)
+            controls.append(control)
+        return values, (controls[0], controls[1])
+
+
 def split_factor(whole: FloatArray, halves: FloatArray) -> FloatArray:
     """The split penalty's factor (n, k): the plain game's variance on all pairs over its halves'.
 
@@ -573,6 +741,10 @@ class Starts:
 
     whole: FloatArray
     halves: tuple[FloatArray, FloatArray]
+
+    def rows(self, rows: slice) -> Starts:
+        """The same starts of the rows ``rows`` alone."""
+        return Starts(self.whole[rows], (self.halves[0][rows], self.halves[1][rows]))
 
 
 def pooled_starts(plain: Sequence[Starts], weights: FloatArray) -> Starts:

@@ -330,9 +330,9 @@ def paired_power_moments(
     cross[g, r, p, p'] = sum_j 2 w (u^q_p u^q_p' + s^q_p s^q_p');
     game_cross[g, r, p] = sum_j w (u^q_p (y - y') - s^q_p (y + y')), with game_difference y - y'
     and game_total y + y' of the game at the pair's two coalitions;
-    weighted_powers[g, p, r, j] = w u^q_p and sums[g, r, p] = sum_j w (u^q_p + s^q_p), from
-    which the columns' projection on the coalitions is 2 weighted_powers @ M - sums (M the
-    pairs' first coalitions).
+    weighted_powers[g, p, r, j] = 2 w u^q_p and sums[g, r, p] = sum_j w (u^q_p + s^q_p), from
+    which the columns' projection on the coalitions is weighted_powers @ M - sums (M the pairs'
+    first coalitions).
     """
     n_strata, n_rows, n_pairs = index.shape
     for g in range(n_strata):
@@ -354,8 +354,8 @@ def paired_power_moments(
                 w = weights[g, j]
                 weighted_low = w * low
                 weighted_high = w * high
-                weighted_powers[g, 0, r, j] = weighted_low
-                weighted_powers[g, 1, r, j] = weighted_high
+                weighted_powers[g, 0, r, j] = 2.0 * weighted_low
+                weighted_powers[g, 1, r, j] = 2.0 * weighted_high
                 low_low += weighted_low * low
                 low_high += weighted_low * high
                 high_high += weighted_high * high

@@ -198,15 +198,23 @@ class ControlGame:
         return ControlGame(self.beta[position], self.shift[position], self.coefficients[position])
 
 
-def _powers(index: FloatArray, shift: FloatArray) -> FloatArray:
-    """(P, ...) the columns (index^p - shift^p) of each power p (3, 5, ...: a square apart)."""
-    square = index * index
-    columns = np.empty((len(POWERS), *index.shape))
-    np.multiply(index, square, out=columns[0])
+def _odd_powers(base: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """(P, ...) each power p of ``base`` (3, 5, ...: a square apart), by multiplications.
+
+    numpy's ``**`` calls pow() on each element, several times slower than the products.
+    """
+    square = base * base
+    columns = np.empty((len(POWERS), *base.shape)) if out is None else out
+    np.multiply(base, square, out=columns[0])
     for position in range(1, len(POWERS)):
         np.multiply(columns[position - 1], square, out=columns[position])
-    for position, power in enumerate(POWERS):
-        columns[position] -= shift**power
+    return columns
+
+
+def _powers(index: FloatArray, shift: FloatArray) -> FloatArray:
+    """(P, ...) the columns (index^p - shift^p) of each power p."""
+    columns = _odd_powers(index)
+    columns -= _odd_powers(shift)  # broadcast: shift has index's axes, or ones in their place
     return columns
 
 
@@ -318,9 +326,7 @@ class _Part:
         shift = control.shift[..., None]
         index = _rows_times(control.beta, self.pair_masks.T) + shift
         first = _combine(_powers(index, shift), control.coefficients)
-        at_shift = _combine(
-            np.stack([control.shift**power for power in POWERS]), control.coefficients
-        )
+        at_shift = _combine(_odd_powers(control.shift), control.coefficients)
         game = np.empty((*first.shape[:-1], self.design.masks.shape[0]))
         game[..., self.firsts] = first
         game[..., self.complements] = -first - 2.0 * at_shift[..., None]
@@ -348,6 +354,7 @@ class _Stack:
 
     parts: tuple[_Part, ...]
     pair_masks: FloatArray  # (S, h, d)
+    pair_masks_t: FloatArray  # (S, d, h): the same, transposed (contiguous, for the products)
     pair_weights: FloatArray  # (S, h)
     kkt_values: FloatArray  # (S, d, d)
     kkt_offset: FloatArray  # (S, d)
@@ -366,6 +373,7 @@ class _Stack:
         return cls(
             tuple(parts),
             masks,
+            np.ascontiguousarray(masks.transpose(0, 2, 1)),
             weights,
             np.stack([part.kkt_values for part in parts]),
             np.stack([part.kkt_offset for part in parts]),
@@ -433,7 +441,7 @@ class _Stack:
         n_strata, n_pairs = self.pair_weights.shape
         rows = beta.shape[1:-1]
         n_powers = len(POWERS)
-        centres = _stack_times(beta, self.pair_masks.transpose(0, 2, 1))
+        centres = _stack_times(beta, self.pair_masks_t)
         centres += shift[..., None]
         weighted_powers = np.empty((n_strata, n_powers, *rows, n_pairs))
         cross = np.empty((n_strata, *rows, n_powers, n_powers))
@@ -451,9 +459,13 @@ class _Stack:
             game_cross.reshape(n_strata, -1, n_powers),
             sums.reshape(n_strata, -1, n_powers),
         )
-        fulls = np.moveaxis(_powers(beta.sum(axis=-1) + shift, shift), 0, 1)  # (S, P, n, k)
+        # each column at the full coalition (S, P, n, k): there the centred index is -shift, so
+        # (-shift)^p - shift^p = -2 shift^p for odd p
+        fulls = np.empty((n_strata, n_powers, *rows))
+        _odd_powers(shift, np.moveaxis(fulls, 1, 0))
+        fulls *= -2.0
         # g_p = M^T W c_p (S, P, n, k, d): over a pair, w (2 u^p z - (u^p + s^p))
-        projected = 2.0 * _stack_times(weighted_powers, self.pair_masks)
+        projected = _stack_times(weighted_powers, self.pair_masks)
         projected -= np.moveaxis(sums, -1, 1)[..., None]
         along = (slice(None), *(None,) * (projected.ndim - 2), slice(None))
         estimates = _stack_times(projected, self.kkt_values)

@@ -388,44 +388,64 @@ def power_shapley_values(
     """values[p, r, i]: the Shapley value of feature i in (shift + sum_{j in S} beta_j)^q - shift^q.
 
     q = powers[p], for each row r of beta (N, d) and shift (N,). Owen's integral over the nodes
-    (weights node_weights (Q,)) of E[(shift + s + beta_i)^q - (shift + s)^q], s the sum of the
-    other beta_j times Bernoulli variables whose cumulants at each node are cumulants (Q, q_max);
-    binomials[a, b] = C(a, b). See :func:`explainops.explainers.single_index.power_values`.
+    (weights node_weights (Q,)) of E[(shift + s + x)^q - (shift + s)^q] at x = beta_i, s the sum
+    of the other beta_j times Bernoulli variables whose cumulants at each node are cumulants
+    (Q, q_max); binomials[a, b] = C(a, b). See
+    :func:`explainops.explainers.single_index.power_values`.
+
+    The integrand is a polynomial in x whose coefficients depend on the row alone: the m-th
+    cumulant of shift + s is k_m(q) (T_m - x^m) (plus shift for m = 1), with T_m the sum of the
+    row's beta^m, so its moments, and sum_j C(q, j) x^(q - j) E[(shift + s)^j], are polynomials
+    in x of degree at most q. Each row's polynomial is made once, by polynomial arithmetic at each
+    node, and evaluated at every beta_i (Horner, vectorised over the features).
     """
     n_rows, n_features = beta.shape
+    n_powers = powers.shape[0]
     highest = 0
-    for p in range(powers.shape[0]):
+    for p in range(n_powers):
         highest = max(highest, powers[p])
-    beta_powers = np.ones((highest + 1, n_features))
-    sums = np.zeros(highest + 1)
-    index_cumulants = np.zeros((highest + 1, n_features))
-    moments = np.ones((highest + 1, n_features))
-    values[:] = 0.0
-    for r in range(n_rows):  # every inner loop runs over the features: vectorised
-        for order in range(1, highest + 1):
-            total = 0.0
+    size = highest + 1
+    # every array below runs over the rows last: the per-row polynomial arithmetic is vectorised
+    sums = np.zeros((size, n_rows))  # T_m of each row
+    for r in range(n_rows):
+        for i in range(n_features):
+            term = 1.0
+            for m in range(1, highest):
+                term *= beta[r, i]
+                sums[m, r] += term
+    constants = np.empty((size, n_rows))  # the x^0 coefficient of each cumulant; of x^m: -k_m
+    moments = np.empty((size, size, n_rows))  # moments[n, a]: of x^a in E[(shift + s)^n]
+    polynomial = np.zeros((n_powers, size, n_rows))  # of x^a in the integral, for each power
+    for node in range(node_weights.shape[0]):
+        for m in range(1, highest):
+            for r in range(n_rows):
+                constants[m, r] = cumulants[node, m] * sums[m, r]
+        for r in range(n_rows):
+            constants[1, r] += shift[r]
+        moments[:] = 0.0
+        moments[0, 0, :] = 1.0
+        for n in range(1, highest):  # moments from cumulants: sum_j C(n-1, j-1) k_j m_(n-j)
+            for j in range(1, n + 1):
+                factor = binomials[n - 1, j - 1]
+                top = -factor * cumulants[node, j]  # a cumulant of order j: x^0 and x^j terms
+                for b in range(n - j + 1):
+                    for r in range(n_rows):
+                        moments[n, b, r] += factor * constants[j, r] * moments[n - j, b, r]
+                        moments[n, j + b, r] += top * moments[n - j, b, r]
+        weight = node_weights[node]
+        for p in range(n_powers):
+            power = powers[p]
+            for j in range(power):
+                factor = weight * binomials[power, j]
+                for b in range(j + 1):
+                    for r in range(n_rows):
+                        polynomial[p, power - j + b, r] += factor * moments[j, b, r]
+    for p in range(n_powers):
+        power = powers[p]
+        for r in range(n_rows):
             for i in range(n_features):
-                beta_powers[order, i] = beta_powers[order - 1, i] * beta[r, i]
-                total += beta_powers[order, i]
-            sums[order] = total
-        for node in range(node_weights.shape[0]):
-            for order in range(1, highest):
-                kappa = cumulants[node, order]
+                values[p, r, i] = polynomial[p, power, r]
+            for degree in range(power - 1, -1, -1):
+                coefficient = polynomial[p, degree, r]
                 for i in range(n_features):
-                    index_cumulants[order, i] = (sums[order] - beta_powers[order, i]) * kappa
-            for i in range(n_features):
-                index_cumulants[1, i] += shift[r]
-            for n in range(1, highest):
-                for i in range(n_features):
-                    moments[n, i] = 0.0
-                for j in range(1, n + 1):
-                    factor = binomials[n - 1, j - 1]
-                    for i in range(n_features):
-                        moments[n, i] += factor * index_cumulants[j, i] * moments[n - j, i]
-            weight = node_weights[node]
-            for p in range(powers.shape[0]):
-                power = powers[p]
-                for j in range(power):
-                    factor = weight * binomials[power, j]
-                    for i in range(n_features):
-                        values[p, r, i] += factor * beta_powers[power - j, i] * moments[j, i]
+                    values[p, r, i] = values[p, r, i] * beta[r, i] + coefficient

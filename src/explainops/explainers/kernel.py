@@ -323,13 +323,15 @@ class KernelExplainer(ModelAgnosticExplainer):
         n_samples, n_outputs = parts[0].predictions.shape
         shape = (n_samples, n_outputs, parts[0].n_features)
         values, variances = np.zeros(shape), np.zeros(shape)
-        # every stratum's coalition values are held at once, and the controls' fits, made for
-        # all the strata together, hold their games at the pairs and each power's columns
+        # every stratum's coalition values are held at once; the controls' fits (all strata
+        # together, on blocks of rows of bounded size) and then each stratum's cross-fit hold a
+        # few more arrays of one stratum's size
         sizes = [stratum.design.masks.shape[0] for stratum in strata]
         chunk = max(1, MAX_VALUES_IN_MEMORY // ((sum(sizes) + 4 * max(sizes)) * n_outputs))
         controlled = [i for i, stratum in enumerate(strata) if stratum.control is not None]
+        controls = [control for control in (s.control for s in strata) if control is not None]
         shares = np.array([strata[i].weight for i in controlled])
-        stack = ControlStack.of([strata[i].control for i in controlled])  # type: ignore[misc]
+        stack = ControlStack.of(controls)
         for start in range(0, n_samples, chunk):
             rows = slice(start, min(start + chunk, n_samples))
             centred, deltas = [], []
@@ -338,8 +340,8 @@ class KernelExplainer(ModelAgnosticExplainer):
                 centred.append(np.moveaxis(linked, 1, 2) - part.base_values[None, :, None])
                 deltas.append(part.predictions[rows] - part.base_values)
             plain = [
-                strata[i].control.plain_values(centred[i], deltas[i])  # type: ignore[union-attr]
-                for i in controlled
+                control.plain_values(centred[i], deltas[i])
+                for control, i in zip(controls, controlled, strict=True)
             ]
             estimates = stack.estimate(
                 [centred[i] for i in controlled],

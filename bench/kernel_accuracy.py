@@ -19,8 +19,9 @@ For every problem and budget it prints the RMSE of each estimator over rows x fe
 shap / ours, the best time of one call of each over the seeds and their ratio, and the coverage
 of our 95% intervals: the share of (row, feature, seed) with |ours - truth| <= 1.96 x ours'
 standard error (against the permutation reference, whose own error is independent of ours,
-1.96 x sqrt(ours^2 + the reference's^2); n/a where the explainer reports them unknown, NaN).
-A budget at or above
+1.96 x sqrt(ours^2 + the reference's^2); n/a where the explainer reports them unknown, NaN),
+with a 95% interval of that share in the details (over the seeds x rows: a row's features share
+their coalitions, so their hits are not independent). A budget at or above
 2^d - 2 is skipped (both estimators then enumerate every coalition and are exact).
 
 Run it with ``.venv/bin/python bench/kernel_accuracy.py`` (about 6 minutes on 2 cores: the
@@ -378,6 +379,7 @@ class Result:
     ours_s: float  # best seconds of the seeds' calls (the same work each)
     shap_s: float
     coverage_share: float  # NaN when our standard errors are unknown (NaN) everywhere
+    coverage_interval: tuple[float, float] | None  # its 95% interval over (seed, row) clusters
     against_reference: bool
     shap_diverged: bool
 
@@ -436,9 +438,30 @@ def measure(problem: Problem, budget: int, seeds: Sequence[int], options: dict[s
         coverage_share=coverage_share(
             ours_values, ours_errors, truth, problem.truth.standard_errors
         ),
+        coverage_interval=coverage_interval(
+            ours_values, ours_errors, truth, problem.truth.standard_errors
+        ),
         against_reference=problem.truth.is_sampled,
         shap_diverged=rmse(shap_values, truth) > DIVERGED * float(np.sqrt(np.mean(truth**2))),
     )
+
+
+def covered_values(
+    values: FloatArray,
+    errors: FloatArray,
+    truth: FloatArray,
+    truth_errors: FloatArray | None = None,
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Whether |value - truth| <= 1.96 standard errors (seeds, n, d), and where those are known.
+
+    Against a sampled reference (``truth_errors``, its standard errors) the difference also
+    holds the reference's own error, independent of ours: the interval is then
+    1.96 sqrt(ours^2 + reference's^2), whose coverage is 95% when ours are right.
+    """
+    known = np.isfinite(errors)
+    spread = errors if truth_errors is None else np.sqrt(errors**2 + truth_errors[None] ** 2)
+    covered = np.abs(values - truth) <= Z_95 * spread
+    return covered.astype(np.float64), known
 
 
 def coverage_share(
@@ -447,18 +470,39 @@ def coverage_share(
     truth: FloatArray,
     truth_errors: FloatArray | None = None,
 ) -> float:
-    """Share of |value - truth| <= 1.96 standard errors where those are known; NaN if none is.
+    """Share of the values whose 95% interval holds the truth, where their errors are known.
 
-    Against a sampled reference (``truth_errors``, its standard errors) the difference also
-    holds the reference's own error, independent of ours: the interval is then
-    1.96 sqrt(ours^2 + reference's^2), whose coverage is 95% when ours are right.
+    NaN if none is known (:func:`covered_values` gives the intervals).
     """
-    known = np.isfinite(errors)
-    if not known.any():
-        return float("nan")
-    spread = errors if truth_errors is None else np.sqrt(errors**2 + truth_errors[None] ** 2)
-    covered = np.abs(values - truth) <= Z_95 * spread
-    return float(np.mean(covered[known]))
+    covered, known = covered_values(values, errors, truth, truth_errors)
+    return float(np.mean(covered[known])) if known.any() else float("nan")
+
+
+def coverage_interval(
+    values: FloatArray,
+    errors: FloatArray,
+    truth: FloatArray,
+    truth_errors: FloatArray | None = None,
+) -> tuple[float, float] | None:
+    """A 95% interval of the coverage share, over (seed, row) clusters; None if too few.
+
+    The features of one explained row (and seed) share their coalitions, so whether their
+    intervals hold the truth is correlated: the share's variance is taken over those clusters
+    (a ratio estimator's, each cluster weighted by its known values), not over the values as if
+    independent, which would make the interval too narrow.
+    """
+    covered, known = covered_values(values, errors, truth, truth_errors)
+    counts = known.sum(axis=-1).reshape(-1)
+    hits = np.where(known, covered, 0.0).sum(axis=-1).reshape(-1)
+    used = counts > 0
+    n_clusters = int(used.sum())
+    if n_clusters < 2:
+        return None
+    counts, hits = counts[used], hits[used]
+    share = hits.sum() / counts.sum()
+    spread = float(np.sum((hits - share * counts) ** 2)) * n_clusters / (n_clusters - 1)
+    half_width = Z_95 * np.sqrt(spread) / counts.sum()
+    return float(max(0.0, share - half_width)), float(min(1.0, share + half_width))
 
 
 def warm_up(problem: Problem, options: dict[str, Any]) -> None:
@@ -514,6 +558,9 @@ def seed_spread(result: Result) -> str:
         line += "; our standard errors are unknown (NaN: too few sampled pairs): coverage n/a"
     elif result.coverage is None:
         line += "; ours exact to rounding: coverage n/a"
+    elif result.coverage_interval is not None:
+        low, high = result.coverage_interval
+        line += f"; coverage {result.coverage:.3f}, 95% interval {low:.3f}-{high:.3f}"
     return line
 
 

@@ -460,7 +460,8 @@ def covered_values(
     """
     known = np.isfinite(errors)
     spread = errors if truth_errors is None else np.sqrt(errors**2 + truth_errors[None] ** 2)
-    covered = np.abs(values - truth) <= Z_95 * spread
+    # a value from enumerated coalitions only has a zero standard error and is exact to rounding
+    covered = np.abs(values - truth) <= Z_95 * spread + ROUNDING_RMSE
     return covered.astype(np.float64), known
 
 

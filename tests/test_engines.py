@@ -84,17 +84,20 @@ def local_results(function: Callable[[pd.DataFrame], Any], batches: list[pd.Data
         return list(session.map(function, batches))
 
 
-def assert_same_explanations(actual: list[Explanation], expected: list[Explanation]) -> None:
-    """Equal to 1e-12: the batches are the same, but the workers run BLAS on one thread and this
-    process on several, and OpenBLAS may round a product differently with another thread count."""
+def assert_same_explanations(
+    actual: list[Explanation], expected: list[Explanation], tolerance: float = 1e-12
+) -> None:
+    """Equal to ``tolerance``: the batches are the same, but the workers run BLAS on one thread
+    and this process on several, and OpenBLAS may round a product differently with another
+    thread count."""
     assert len(actual) == len(expected), f"{len(expected)} batches, got {len(actual)} results"
     for index, (ours, local) in enumerate(zip(actual, expected, strict=True)):
         for field in ("values", "base_values", "predictions"):
             np.testing.assert_allclose(
                 getattr(ours, field),
                 getattr(local, field),
-                rtol=1e-12,
-                atol=1e-12,
+                rtol=tolerance,
+                atol=tolerance,
                 err_msg=f"batch {index}: {field} differ from LocalEngine's",
             )
         # An adaptive budget's rounds are integers and flags: the same, exactly.
@@ -106,8 +109,8 @@ def assert_same_explanations(actual: list[Explanation], expected: list[Explanati
             np.testing.assert_allclose(
                 ours.standard_errors,
                 local.standard_errors,
-                rtol=1e-12,
-                atol=1e-12,
+                rtol=tolerance,
+                atol=tolerance,
                 err_msg=f"batch {index}: standard errors differ from LocalEngine's",
             )
 
@@ -122,8 +125,13 @@ def test_dask_engine_explains_like_local_engine_in_input_order(
     batches = batches_of(samples)
     # when the batches are explained on the cluster and in this process
     distributed_results = list(dask_session.map(function, batches))
-    # then the results are LocalEngine's, batch by batch, in input order
-    assert_same_explanations(distributed_results, local_results(function, batches))
+    # then the results are LocalEngine's, batch by batch, in input order. Kernel SHAP's default
+    # estimator solves its single-index control's 2 x 2 systems from inner products that differ
+    # by subtraction (a ridge bounds their condition number near 1e3), which can magnify a
+    # product's last-bit rounding a million times: 1e-9 there (5.6e-12 on a value of 0.02
+    # measured), 1e-12 elsewhere
+    tolerance = 1e-9 if name.startswith("kernel") else 1e-12
+    assert_same_explanations(distributed_results, local_results(function, batches), tolerance)
     predicted = np.concatenate([result.predictions[:, 0] for result in distributed_results])
     # 1e-12: TreeExplainer sums the leaves itself, in another order than scikit-learn
     np.testing.assert_allclose(

@@ -89,12 +89,12 @@ class KernelBudget(Component):
     ``num_samples`` (default min(2d + 2048, 2^d - 2)); ``auto`` samples each row in rounds
     until every value's standard error is below ``target_stderr`` (required, in the explained
     output's units) or ``max_samples`` coalitions (default min(2d + 8192, 2^d - 2)).
-    ``estimator`` (default ``stratified`` for a number of coalitions, ``kernel`` with ``auto``):
-    ``stratified``, a design of its own for each baseline row and a single-index control
-    variate (lower error at the same model calls); ``stratified_plain``, the same without the
-    control (less computing of its own, for models cheaper than it); ``kernel``, one design
-    shared by every baseline row (shap's and Clarify's numbers);
-    ``adjusted``, regression-adjusted Kernel SHAP (a tree surrogate per row).
+    ``estimator`` (default ``stratified``): ``stratified``, a design of its own for each
+    baseline row and a single-index control variate (lower error at the same model calls);
+    ``stratified_plain``, the same without the control (less computing of its own, for models
+    cheaper than it); ``kernel``, one design shared by every baseline row (shap's and Clarify's
+    numbers); ``adjusted``, regression-adjusted Kernel SHAP (a tree surrogate per row; not with
+    ``auto``).
     """
 
     num_samples: Annotated[int, pydantic.Field(ge=1)] | Literal["auto"] | None = None

@@ -10,7 +10,7 @@ a superset of the previous round's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import combinations
@@ -298,7 +298,12 @@ class AdaptiveRound:
 
     columns: IntArray
     design: KernelDesign
-    solver: KernelSolver
+    order: int = 1  # of the fit (:meth:`KernelSolver.for_design`)
+
+    @cached_property
+    def solver(self) -> KernelSolver:
+        """The round's solve, made when first needed (most samples stop at the early rounds)."""
+        return KernelSolver.for_design(self.design, self.order)
 
 
 @dataclass(frozen=True)
@@ -335,17 +340,23 @@ def round_budgets(first_budget: int, max_samples: int) -> list[int]:
 
 
 def adaptive_designs(
-    n_features: int, first_budget: int, max_samples: int, seed: int | None
+    n_features: int,
+    first_budget: int,
+    max_samples: int,
+    seed: Seed,
+    enumerate_singletons: bool = False,
+    order: Callable[[int], int] | None = None,
 ) -> AdaptiveDesigns:
     """Nested designs for budgets :func:`round_budgets` (first_budget, ..., max_samples).
 
-    Every round enumerates the sizes its budget covers (as :func:`kernel_design`) and takes the
-    rest from one seeded stream of paired draws over all sizes, skipping the draws of sizes it
-    enumerates (which leaves the draws of the other sizes distributed by kernel weight, as a
-    fixed design samples them). A round takes at least the stream prefix of the round before,
-    so its coalitions include the earlier rounds': a sample moving to the next round keeps every
-    value it has. A budget covering all 2^d - 2 proper coalitions enumerates them and ends the
-    rounds.
+    Every round enumerates the sizes its budget covers (as :func:`kernel_design`, with
+    ``enumerate_singletons`` too) and takes the rest from one seeded stream of paired draws over
+    all sizes, skipping the draws of sizes it enumerates (which leaves the draws of the other
+    sizes distributed by kernel weight, as a fixed design samples them). A round takes at least
+    the stream prefix of the round before, so its coalitions include the earlier rounds': a
+    sample moving to the next round keeps every value it has. A budget covering all 2^d - 2
+    proper coalitions enumerates them and ends the rounds. ``order``: the order of each round's
+    fit from its budget (:meth:`KernelSolver.for_design`); None: 1.
     """
     n_proper = 2**n_features - 2
     size_weights = _size_weights(n_features)
@@ -360,7 +371,7 @@ def adaptive_designs(
         if budget >= n_proper or n_features < 2:
             design = kernel_design(n_features, max(budget, 1), seed)
         else:
-            enumerated = _enumerated_part(n_features, budget)
+            enumerated = _enumerated_part(n_features, budget, enumerate_singletons)
             first_sampled_size, remaining = enumerated[2], enumerated[3]
             while True:
                 accepted = np.flatnonzero(stream_sizes >= first_sampled_size)
@@ -386,7 +397,7 @@ def adaptive_designs(
             columns[position] = index_of[key]
         if not np.array_equal(np.sort(columns), np.arange(len(union))):
             raise AssertionError("adaptive designs must be nested")  # pragma: no cover
-        rounds.append(AdaptiveRound(columns, design, KernelSolver.for_design(design)))
+        rounds.append(AdaptiveRound(columns, design, 1 if order is None else order(budget)))
         if design.is_exact:
             break
     masks = np.array(union, dtype=np.bool_).reshape(-1, n_features)

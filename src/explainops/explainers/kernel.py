@@ -32,7 +32,13 @@ from explainops.explainers.explanation import Explanation
 from explainops.explainers.inputs import FeatureTable, PredictFunction
 from explainops.explainers.link import apply_link
 from explainops.explainers.single_index import ControlStack, pooled_starts
-from explainops.explainers.strata import MAX_STRATA, StratifiedDesigns, Stratum
+from explainops.explainers.strata import (
+    MAX_STRATA,
+    AdaptiveStrata,
+    AdaptiveStratum,
+    StratifiedDesigns,
+    Stratum,
+)
 from explainops.explainers.surrogate import adjusted_estimate
 
 __all__ = [
@@ -70,8 +76,11 @@ def check_kernel_budget(
     if estimator is not None and estimator not in ESTIMATORS:
         expected = ", ".join(repr(name) for name in ESTIMATORS)
         raise ExplainerError(f"estimator must be one of {expected}, got {estimator!r}")
-    if num_samples == "auto" and estimator not in (None, "kernel"):
-        raise ExplainerError("num_samples: auto works with estimator 'kernel' only")
+    if num_samples == "auto" and estimator == "adjusted":
+        raise ExplainerError(
+            "num_samples: auto works with the estimators 'stratified', 'stratified_plain' and "
+            "'kernel', not 'adjusted'"
+        )
     if num_samples == "auto":
         if target_stderr is None or not target_stderr > 0:
             raise ExplainerError(
@@ -110,10 +119,10 @@ class KernelExplainer(ModelAgnosticExplainer):
         Non-negative weights of the baseline rows, normalised to sum to one; None: equal.
     num_samples : int or "auto", default=None
         Coalitions evaluated per sample; None: min(2d + 2048, 2^d - 2), as shap and Clarify.
-        ``"auto"``: each sample is explained in rounds of nested designs, from
-        max(2d + 2, 128) coalitions, doubled each round up to ``max_samples``, until every one
-        of its values has a standard error below ``target_stderr``; a sample that gets there
-        stops costing model calls.
+        ``"auto"``: each sample is explained in rounds of nested designs (with the stratified
+        estimators, each stratum's own), from max(2d + 2, 128) coalitions, doubled each round
+        up to ``max_samples``, until every one of its values has a standard error below
+        ``target_stderr``; a sample that gets there stops costing model calls.
     target_stderr : float, default=None
         With ``num_samples="auto"`` (and only then; required): the standard error, in the
         explained output's units, every value of a sample must be below.
@@ -121,8 +130,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         With ``num_samples="auto"``: the largest budget of a sample, in coalitions; None:
         min(2d + 8192, 2^d - 2).
     estimator : {"stratified", "stratified_plain", "kernel", "adjusted"}, default=None
-        How the coalitions are chosen and the values fitted; None: ``"stratified"`` for a
-        number of coalitions, ``"kernel"`` with ``num_samples="auto"``.
+        How the coalitions are chosen and the values fitted; None: ``"stratified"``.
         ``"stratified"`` (:mod:`explainops.explainers.strata`): every baseline row (up to 32
         strata) gets its own seeded design of ``num_samples`` coalitions, sizes 1 and d - 1
         enumerated when they fit, and a fit with pairs and triples of features where the
@@ -141,7 +149,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         Shapley values, and Kernel SHAP on the residual only; fitting 100 small trees per
         sample and output. Its standard errors hold the surrogate fixed and are too small
         below a few hundred coalitions.
-        ``num_samples="auto"`` works with ``"kernel"`` only.
+        ``num_samples="auto"`` works with every estimator but ``"adjusted"``.
     use_logit : bool, default=False
         Explain log-odds: the logit of the expected output, as shap's ``link="logit"``.
     num_clusters : int, default=None
@@ -225,14 +233,13 @@ class KernelExplainer(ModelAgnosticExplainer):
         self.target_stderr = target_stderr
         self.max_samples = max_samples
         check_kernel_budget(num_samples, target_stderr, max_samples, estimator)
-        self.estimator: Estimator = estimator or (
-            "kernel" if num_samples == "auto" else "stratified"
-        )
+        self.estimator: Estimator = estimator or "stratified"
         # The designs and their solves depend only on (d, the budget settings, seed): made once,
         # reused by every batch a job explains.
         self._solved: dict[int, tuple[KernelDesign, KernelSolver]] = {}
         self._adaptive: dict[int, AdaptiveDesigns] = {}
         self._stratified: dict[int, StratifiedDesigns] = {}
+        self._adaptive_strata: dict[int, AdaptiveStrata] = {}
 
     def design_for(self, n_features: int) -> KernelDesign:
         """The coalition design used for ``n_features`` features."""
@@ -278,6 +285,21 @@ class KernelExplainer(ModelAgnosticExplainer):
         controlled = self.estimator == "stratified"
         return self._stratified[n_features].strata(weights, n_strata, controlled)
 
+    def adaptive_strata_for(
+        self, n_features: int, weights: FloatArray, use_logit: bool
+    ) -> list[AdaptiveStratum]:
+        """The strata of a stratified ``num_samples="auto"``, each with its rounds.
+
+        As :meth:`strata_for` round by round: a design of its own for each baseline row (one
+        stratum with ``use_logit``), each stratum's rounds nested.
+        """
+        if n_features not in self._adaptive_strata:
+            first, cap = self._adaptive_budgets(n_features)
+            self._adaptive_strata[n_features] = AdaptiveStrata(n_features, first, cap, self.seed)
+        n_strata = 1 if use_logit else MAX_STRATA
+        controlled = self.estimator == "stratified"
+        return self._adaptive_strata[n_features].strata(weights, n_strata, controlled)
+
     def _solve_stratified(self, problem: ExplanationProblem) -> tuple[FloatArray, FloatArray]:
         """The weighted mean of each stratum's values; their variances add, squared weights."""
         baseline = problem.value_function.baseline
@@ -285,15 +307,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         if len(strata) == 1 and strata[0].control is None:
             return self._solve_in_chunks(problem, strata[0].design, strata[0].solver)
         weights = np.array([stratum.weight for stratum in strata])
-        if len(strata) == 1:  # the whole baseline: the problem itself
-            parts = [problem]
-        else:
-            rows_per_call = max(1, problem.value_function.batch_size)
-            scratch = np.empty(rows_per_call * problem.n_features, problem.samples.values.dtype)
-            parts = [
-                replace(self._stratum_problem(problem, stratum), scratch=scratch)
-                for stratum in strata
-            ]
+        parts = self._stratum_problems(problem, strata)
         if any(stratum.control is not None for stratum in strata):
             values, variances = self._solve_controlled(parts, strata)
         else:
@@ -311,14 +325,28 @@ class KernelExplainer(ModelAgnosticExplainer):
             variances[...] = np.nan
         return values, np.sqrt(variances)
 
-    @staticmethod
+    @classmethod
+    def _stratum_problems(
+        cls, problem: ExplanationProblem, strata: Sequence[Stratum | AdaptiveStratum]
+    ) -> list[ExplanationProblem]:
+        """The problem of each stratum against its rows alone; one stratum: the problem itself."""
+        if len(strata) == 1:  # the whole baseline
+            return [problem]
+        rows_per_call = max(1, problem.value_function.batch_size)
+        scratch = np.empty(rows_per_call * problem.n_features, problem.samples.values.dtype)
+        return [
+            replace(cls._stratum_problem(problem, stratum.rows, stratum.weight), scratch=scratch)
+            for stratum in strata
+        ]
+
+    @classmethod
     def _solve_controlled(
-        parts: list[ExplanationProblem], strata: list[Stratum]
+        cls, parts: list[ExplanationProblem], strata: list[Stratum]
     ) -> tuple[FloatArray, FloatArray]:
         """The strata's weighted values and variances, with their single-index controls.
 
-        A block of samples at a time, every stratum's coalition values at once: each control's
-        first fit starts from the strata's pooled order-1 values (:func:`pooled_starts`).
+        A block of samples at a time, every stratum's coalition values at once
+        (:meth:`_strata_estimate`).
         """
         n_samples, n_outputs = parts[0].predictions.shape
         shape = (n_samples, n_outputs, parts[0].n_features)
@@ -328,10 +356,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         # few more arrays of one stratum's size
         sizes = [stratum.design.masks.shape[0] for stratum in strata]
         chunk = max(1, MAX_VALUES_IN_MEMORY // ((sum(sizes) + 4 * max(sizes)) * n_outputs))
-        controlled = [i for i, stratum in enumerate(strata) if stratum.control is not None]
-        controls = [control for control in (s.control for s in strata) if control is not None]
-        shares = np.array([strata[i].weight for i in controlled])
-        stack = ControlStack.of(controls)
+        stack = ControlStack.of([s.control for s in strata if s.control is not None])
         for start in range(0, n_samples, chunk):
             rows = slice(start, min(start + chunk, n_samples))
             centred, deltas = [], []
@@ -339,10 +364,32 @@ class KernelExplainer(ModelAgnosticExplainer):
                 linked = part.linked_outputs_at(rows, stratum.design.masks)
                 centred.append(np.moveaxis(linked, 1, 2) - part.base_values[None, :, None])
                 deltas.append(part.predictions[rows] - part.base_values)
+            values[rows], variances[rows] = cls._strata_estimate(strata, stack, centred, deltas)
+        return values, variances
+
+    @staticmethod
+    def _strata_estimate(
+        strata: Sequence[Stratum],
+        stack: ControlStack | None,
+        centred: Sequence[FloatArray],
+        deltas: Sequence[FloatArray],
+    ) -> tuple[FloatArray, FloatArray]:
+        """The strata's weighted values and variances (n, k, d) from their coalitions' values.
+
+        ``centred`` (n, k, c_s) and ``deltas`` (n, k): each stratum's centred coalition values
+        and full values. The controlled strata are fitted together (``stack``, of their controls
+        in order), each control's first fit from the strata's pooled order-1 values
+        (:func:`pooled_starts`); the others by their own solve and jackknife.
+        """
+        controlled = [i for i, stratum in enumerate(strata) if stratum.control is not None]
+        results: dict[int, tuple[FloatArray, FloatArray]] = {}
+        if controlled:
+            assert stack is not None
             plain = [
-                control.plain_values(centred[i], deltas[i])
-                for control, i in zip(controls, controlled, strict=True)
+                stack.controls[position].plain_values(centred[i], deltas[i])
+                for position, i in enumerate(controlled)
             ]
+            shares = np.array([strata[i].weight for i in controlled])
             estimates = stack.estimate(
                 [centred[i] for i in controlled],
                 [deltas[i] for i in controlled],
@@ -350,29 +397,33 @@ class KernelExplainer(ModelAgnosticExplainer):
                 plain,
             )
             results = dict(zip(controlled, estimates, strict=True))
-            for i, stratum in enumerate(strata):
-                if i in results:
-                    estimate, errors = results[i]
-                else:
-                    estimate = stratum.solver.solve(centred[i], deltas[i])
-                    errors = stratum.solver.standard_errors(centred[i], estimate, stratum.design)
-                values[rows] += stratum.weight * estimate
-                variances[rows] += (stratum.weight * errors) ** 2
+        values = np.zeros((*deltas[0].shape, strata[0].design.masks.shape[1]))
+        variances = np.zeros(values.shape)
+        for i, stratum in enumerate(strata):
+            if i in results:
+                estimate, errors = results[i]
+            else:
+                estimate = stratum.solver.solve(centred[i], deltas[i])
+                errors = stratum.solver.standard_errors(centred[i], estimate, stratum.design)
+            values += stratum.weight * estimate
+            variances += (stratum.weight * errors) ** 2
         return values, variances
 
     @staticmethod
-    def _stratum_problem(problem: ExplanationProblem, stratum: Stratum) -> ExplanationProblem:
-        """``problem`` against the stratum's rows alone (weights renormalised), no link."""
+    def _stratum_problem(
+        problem: ExplanationProblem, positions: npt.NDArray[np.int64], weight: float
+    ) -> ExplanationProblem:
+        """``problem`` against the baseline rows at ``positions`` alone (of total ``weight``)."""
         baseline = problem.value_function.baseline
         table = baseline.table
-        weights = baseline.weights[stratum.rows] / stratum.weight
-        rows = FeatureTable(table.values[stratum.rows], table.feature_names, table.dtypes)
+        weights = baseline.weights[positions] / weight
+        rows = FeatureTable(table.values[positions], table.feature_names, table.dtypes)
         value_function = ValueFunction(
             problem.value_function.model_outputs,
             Baseline(rows, weights),
             problem.value_function.batch_size,
         )
-        outputs = problem.baseline_outputs[stratum.rows]
+        outputs = problem.baseline_outputs[positions]
         base_values = apply_link(weights @ outputs, problem.use_logit)
         return replace(
             problem,
@@ -381,17 +432,23 @@ class KernelExplainer(ModelAgnosticExplainer):
             baseline_outputs=outputs,
         )
 
+    def _adaptive_budgets(self, n_features: int) -> tuple[int, int]:
+        """The first round's budget and the cap of ``num_samples="auto"``."""
+        n_proper = max(1, 2**n_features - 2)
+        cap = self.max_samples or min(2 * n_features + _AUTO_MAX_EXTRA, n_proper)
+        return max(2 * n_features + 2, _AUTO_FIRST_BUDGET), cap
+
     def adaptive_designs_for(self, n_features: int) -> AdaptiveDesigns:
-        """The nested designs of ``num_samples="auto"`` for ``n_features`` features."""
+        """The nested designs of ``num_samples="auto"`` with ``estimator="kernel"``."""
         if n_features not in self._adaptive:
-            n_proper = max(1, 2**n_features - 2)
-            cap = self.max_samples or min(2 * n_features + _AUTO_MAX_EXTRA, n_proper)
-            first = max(2 * n_features + 2, _AUTO_FIRST_BUDGET)
+            first, cap = self._adaptive_budgets(n_features)
             self._adaptive[n_features] = adaptive_designs(n_features, first, cap, self.seed)
         return self._adaptive[n_features]
 
     def _explain_adaptively(self, problem: ExplanationProblem) -> Explanation:
         """Rounds of nested designs per sample, until its standard errors are below target."""
+        if self.estimator in ("stratified", "stratified_plain") and problem.n_features > 1:
+            return self._explain_stratified_adaptively(problem)
         assert self.target_stderr is not None
         designs = self.adaptive_designs_for(problem.n_features)
         n_samples, n_outputs = problem.predictions.shape
@@ -432,6 +489,76 @@ class KernelExplainer(ModelAgnosticExplainer):
         return problem.explanation(
             values, errors, evaluations=coalitions * n_background, converged=converged
         )
+
+    def _explain_stratified_adaptively(self, problem: ExplanationProblem) -> Explanation:
+        """Rounds of each stratum's nested designs per sample, until its errors are below target.
+
+        Round by round the still active samples evaluate the coalitions each stratum's round
+        adds, and get the stratified estimate of that round (:meth:`_strata_estimate`); a sample
+        whose every standard error is below the target, or at the last round, stops there. A
+        sample's values depend on its own coalition values alone, so neither the other samples
+        nor the batching change them.
+        """
+        assert self.target_stderr is not None
+        weights = problem.value_function.baseline.weights
+        strata = self.adaptive_strata_for(problem.n_features, weights, problem.use_logit)
+        parts = self._stratum_problems(problem, strata)
+        n_rounds = strata[0].n_rounds
+        rounds: dict[int, tuple[list[Stratum], ControlStack | None]] = {}
+
+        def at(index: int) -> tuple[list[Stratum], ControlStack | None]:
+            """The strata at round ``index`` and their controls' stack, made when first needed."""
+            if index not in rounds:
+                round_strata = [stratum.at(index) for stratum in strata]
+                present = [s.control for s in round_strata if s.control is not None]
+                rounds[index] = (round_strata, ControlStack.of(present) if present else None)
+            return rounds[index]
+
+        n_samples, n_outputs = problem.predictions.shape
+        shape = (n_samples, n_outputs, problem.n_features)
+        values, errors = np.empty(shape), np.zeros(shape)
+        evaluations = np.zeros(n_samples, dtype=np.int64)
+        converged = np.ones(n_samples, dtype=np.bool_)
+        union = sum(stratum.designs.masks.shape[0] for stratum in strata)
+        largest = max(stratum.designs.masks.shape[0] for stratum in strata)
+        chunk = max(1, MAX_VALUES_IN_MEMORY // ((2 * union + 4 * largest) * n_outputs))
+        for start in range(0, n_samples, chunk):
+            positions = np.arange(start, min(start + chunk, n_samples))
+            stores = [
+                np.empty((positions.shape[0], stratum.designs.masks.shape[0], n_outputs))
+                for stratum in strata
+            ]
+            active = np.arange(positions.shape[0])
+            for index in range(n_rounds):
+                chosen = positions[active]
+                centred, deltas = [], []
+                for stratum, part, store in zip(strata, parts, stores, strict=True):
+                    new = stratum.designs.new_columns(index)
+                    if new.stop > new.start:
+                        store[active, new] = part.linked_outputs_at(
+                            chosen, stratum.designs.masks[new]
+                        )
+                    linked = store[np.ix_(active, stratum.designs.rounds[index].columns)]
+                    centred.append(np.moveaxis(linked, 1, 2) - part.base_values[None, :, None])
+                    deltas.append(part.predictions[chosen] - part.base_values)
+                round_strata, stack = at(index)
+                estimate, variances = self._strata_estimate(round_strata, stack, centred, deltas)
+                sampled = [stratum.design.draws.shape[0] for stratum in round_strata]
+                if 0 < min(sampled) < MIN_PAIRS_FOR_ERRORS:
+                    variances[...] = np.nan  # unknown, as for a fixed budget: not below target
+                spread = np.sqrt(variances)
+                done = np.all(spread < self.target_stderr, axis=(1, 2))
+                finished = np.ones_like(done) if index == n_rounds - 1 else done
+                values[chosen[finished]] = estimate[finished]
+                errors[chosen[finished]] = spread[finished]
+                evaluations[chosen[finished]] = sum(
+                    s.design.masks.shape[0] * s.rows.shape[0] for s in round_strata
+                )
+                converged[chosen[finished]] = done[finished]
+                active = active[~finished]
+                if active.shape[0] == 0:
+                    break
+        return problem.explanation(values, errors, evaluations=evaluations, converged=converged)
 
     def _solve_in_chunks(
         self,

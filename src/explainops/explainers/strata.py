@@ -20,16 +20,18 @@ single-index control variate where the stratum has enough sampled pairs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from explainops.explainers.coalition_design import (
+    AdaptiveDesigns,
     InteractionBasis,
     KernelDesign,
     KernelSolver,
     Seed,
+    adaptive_designs,
     kernel_design,
 )
 from explainops.explainers.single_index import SingleIndexControl
@@ -126,9 +128,11 @@ class StratifiedDesigns:
         """Stratum ``stratum``'s design (seeded by (seed, stratum)) and its solve at ``order``."""
         key = (stratum, order)
         if key not in self._solved:
-            seed = None if self.seed is None else (*np.atleast_1d(self.seed).tolist(), stratum)
             design = kernel_design(
-                self.n_features, self.num_samples, seed, enumerate_singletons=True
+                self.n_features,
+                self.num_samples,
+                stratum_seed(self.seed, stratum),
+                enumerate_singletons=True,
             )
             self._solved[key] = (design, KernelSolver.for_design(design, order))
         return self._solved[key]
@@ -149,4 +153,87 @@ class StratifiedDesigns:
             design, solver = self.design(stratum, order)
             control = self.control(stratum, order) if controlled else None
             result.append(Stratum(rows, weight, design, solver, control))
+        return result
+
+
+def stratum_seed(seed: Seed, stratum: int) -> Seed:
+    """The seed of stratum ``stratum``'s design: (seed..., stratum); None stays None."""
+    return None if seed is None else (*np.atleast_1d(seed).tolist(), stratum)
+
+
+@dataclass(frozen=True)
+class AdaptiveStratum:
+    """A stratum of ``num_samples="auto"``: its rows and weight, and its nested designs' rounds.
+
+    ``designs`` lists the union of the rounds' coalitions, so a sample moving on evaluates only
+    the new ones; :meth:`at` gives the stratum at a round (its design, solve and control), made
+    when first needed: most samples stop at the first rounds, whose solves are the cheapest.
+    """
+
+    rows: IntArray
+    weight: float
+    designs: AdaptiveDesigns
+    controlled: bool
+    n_strata: int  # of the baseline, for the controls' memory bound
+    _controls: dict[int, SingleIndexControl | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @property
+    def n_rounds(self) -> int:
+        """How many rounds the designs have (the same for every stratum)."""
+        return len(self.designs.rounds)
+
+    def at(self, index: int) -> Stratum:
+        """The stratum at round ``index``, with its single-index control where it has one."""
+        round_ = self.designs.rounds[index]
+        if index not in self._controls:
+            n_features, budget = round_.design.masks.shape[1], round_.design.masks.shape[0]
+            affordable = controls_affordable(self.n_strata, n_features, budget)
+            self._controls[index] = (
+                SingleIndexControl.for_design(round_.design, round_.solver)
+                if self.controlled and affordable
+                else None
+            )
+        return Stratum(self.rows, self.weight, round_.design, round_.solver, self._controls[index])
+
+
+class AdaptiveStrata:
+    """Each stratum's nested designs for one (d, first budget, cap, seed), made once, reused.
+
+    A stratum's rounds grow from one seeded stream of paired draws (seeded by (seed, stratum)),
+    with sizes 1 and d - 1 enumerated as in a fixed stratified design; each round is fitted at
+    the order its budget affords, with its single-index controls (where all strata's controls of
+    that round together fit :func:`controls_affordable`).
+    """
+
+    def __init__(self, n_features: int, first_budget: int, max_samples: int, seed: Seed) -> None:
+        self.n_features = n_features
+        self.first_budget = first_budget
+        self.max_samples = max_samples
+        self.seed = seed
+        self._strata: dict[tuple[int, int, bool], AdaptiveStratum] = {}
+
+    def strata(
+        self, weights: FloatArray, n_strata: int, controlled: bool = True
+    ) -> list[AdaptiveStratum]:
+        """The strata of baseline rows with ``weights`` (m,), in at most ``n_strata`` strata."""
+        groups = assign_strata(weights, min(n_strata, weights.shape[0]))
+        result = []
+        for stratum, rows, weight in groups:
+            key = (stratum, len(groups), controlled)
+            if key not in self._strata:
+                designs = adaptive_designs(
+                    self.n_features,
+                    self.first_budget,
+                    self.max_samples,
+                    stratum_seed(self.seed, stratum),
+                    enumerate_singletons=True,
+                    order=lambda budget: fitting_order(self.n_features, budget, len(groups)),
+                )
+                self._strata[key] = AdaptiveStratum(rows, weight, designs, controlled, len(groups))
+            cached = self._strata[key]
+            result.append(replace(cached, rows=rows, weight=weight))
+        if len({stratum.n_rounds for stratum in result}) > 1:
+            raise AssertionError("every stratum has the same rounds")  # pragma: no cover
         return result

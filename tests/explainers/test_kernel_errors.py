@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,6 +64,21 @@ def test_interpolated_pairs_get_an_exact_jackknife_not_unknown_errors() -> None:
     assert 0.5 < ratio < 3.0, f"reported vs actual error: {ratio:.2f}"
 
 
+def auto_explainer(
+    baseline: np.ndarray, estimator: str, target: float, **options: Any
+) -> KernelExplainer:
+    """A ``num_samples="auto"`` explainer of ``estimator`` down to ``target`` (seed 0 unless
+    ``options`` say otherwise)."""
+    settings: dict[str, Any] = {"seed": 0, **options}
+    return KernelExplainer(
+        baseline,
+        num_samples="auto",
+        target_stderr=target,
+        estimator=estimator,  # type: ignore[arg-type]
+        **settings,
+    )
+
+
 def round_evaluations(explainer: KernelExplainer, baseline: np.ndarray) -> list[int]:
     """The model evaluations of a sample that stops at each round of ``explainer``'s auto."""
     if explainer.estimator == "kernel":
@@ -80,13 +97,7 @@ def test_auto_stops_each_row_when_its_standard_errors_reach_the_target(estimator
     # given a target standard error and a model whose rows differ in how hard they are
     predict, baseline, samples, exact = interacting_problem()
     target = 0.01
-    explainer = KernelExplainer(
-        baseline,
-        num_samples="auto",
-        target_stderr=target,
-        seed=0,
-        estimator=estimator,  # type: ignore[arg-type]
-    )
+    explainer = auto_explainer(baseline, estimator, target)
     # when explained with an adaptive budget
     explanation = explainer.explain(predict, samples)
     # then every row converged, below the target, each at its own cost in whole rounds
@@ -111,14 +122,7 @@ def test_auto_stops_each_row_when_its_standard_errors_reach_the_target(estimator
 def test_auto_reports_rows_that_hit_the_cap_as_not_converged(estimator: str) -> None:
     # given a target no budget under the cap can reach
     predict, baseline, samples, _ = interacting_problem()
-    explainer = KernelExplainer(
-        baseline,
-        num_samples="auto",
-        target_stderr=1e-6,
-        max_samples=300,
-        seed=0,
-        estimator=estimator,  # type: ignore[arg-type]
-    )
+    explainer = auto_explainer(baseline, estimator, 1e-6, max_samples=300)
     # when explained
     explanation = explainer.explain(predict, samples)
     # then every row spent the cap and says it did not converge
@@ -134,14 +138,8 @@ def test_auto_reports_rows_that_hit_the_cap_as_not_converged(estimator: str) -> 
 def test_auto_with_a_cap_covering_every_coalition_ends_exact(estimator: str) -> None:
     # given a cap above 2^d - 2 and a target only the exact values meet
     predict, baseline, samples, exact = interacting_problem()
-    explanation = KernelExplainer(
-        baseline,
-        num_samples="auto",
-        target_stderr=1e-12,
-        max_samples=5000,
-        seed=0,
-        estimator=estimator,  # type: ignore[arg-type]
-    ).explain(predict, samples)
+    explainer = auto_explainer(baseline, estimator, 1e-12, max_samples=5000)
+    explanation = explainer.explain(predict, samples)
     # then the last round enumerates all coalitions: exact values, zero errors, converged
     np.testing.assert_allclose(explanation.values, exact, atol=1e-10)
     assert explanation.converged is not None and explanation.converged.all()
@@ -156,14 +154,8 @@ def test_auto_depends_on_the_seed_only_not_on_batching_or_splitting(estimator: s
     frame = pd.DataFrame(samples, columns=[f"x{index}" for index in range(N_FEATURES)])
 
     def explain(rows: pd.DataFrame, batch_size: int = 20_000, seed: int = 4) -> object:
-        return KernelExplainer(
-            baseline,
-            num_samples="auto",
-            target_stderr=0.01,
-            seed=seed,
-            batch_size=batch_size,
-            estimator=estimator,  # type: ignore[arg-type]
-        ).explain(lambda data: predict(np.asarray(data, dtype=np.float64)), rows)
+        explainer = auto_explainer(baseline, estimator, 0.01, seed=seed, batch_size=batch_size)
+        return explainer.explain(lambda data: predict(np.asarray(data, dtype=np.float64)), rows)
 
     whole = explain(frame)
     parts = [explain(frame.iloc[:3]), explain(frame.iloc[3:])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -87,7 +88,7 @@ def round_evaluations(explainer: KernelExplainer, baseline: np.ndarray) -> list[
     weights = np.full(baseline.shape[0], 1.0 / baseline.shape[0])
     strata = explainer.adaptive_strata_for(baseline.shape[1], weights, use_logit=False)
     return [
-        sum(s.designs.rounds[index].design.masks.shape[0] * s.rows.shape[0] for s in strata)
+        sum(s.designs.round(index).design.masks.shape[0] * s.rows.shape[0] for s in strata)
         for index in range(strata[0].n_rounds)
     ]
 
@@ -184,6 +185,28 @@ def test_adaptive_designs_are_nested_and_keep_to_their_budgets() -> None:
         assert sorted(round_.columns) == list(range(sizes[index])), f"round {index} is nested"
         np.testing.assert_array_equal(designs.masks[round_.columns], round_.design.masks)
     assert np.unique(np.packbits(designs.masks, axis=1), axis=0).shape[0] == 3000, "distinct"
+
+
+def test_adaptive_rounds_are_the_same_whenever_they_are_drawn_and_after_pickling() -> None:
+    # given designs drawn all at once, and others drawn one round at a time and pickled halfway
+    # (as an explainer that has explained a batch is sent to a Dask worker)
+    whole = adaptive_designs(20, 128, 4000, seed=(2, 1), enumerate_singletons=True)
+    everything = whole.rounds
+    lazy = adaptive_designs(20, 128, 4000, seed=(2, 1), enumerate_singletons=True)
+    lazy.round(1)
+    copied = pickle.loads(pickle.dumps(lazy))
+    # then every round is the same coalitions in the same columns, however it was drawn
+    for source in (lazy, copied):
+        assert source.n_rounds == len(everything) == 6
+        for index in reversed(range(source.n_rounds)):
+            np.testing.assert_array_equal(source.round(index).columns, everything[index].columns)
+            np.testing.assert_array_equal(
+                source.round(index).design.masks, everything[index].design.masks
+            )
+            np.testing.assert_array_equal(
+                source.new_masks(index), whole.masks[whole.new_columns(index)]
+            )
+    assert whole.capacity == 4000 >= whole.masks.shape[0]
 
 
 def test_a_stratums_adaptive_designs_are_nested_and_hold_every_size_1_and_d_minus_1() -> None:

@@ -10,6 +10,7 @@ a superset of the previous round's.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -306,23 +307,6 @@ class AdaptiveRound:
         return KernelSolver.for_design(self.design, self.order)
 
 
-@dataclass(frozen=True)
-class AdaptiveDesigns:
-    """Nested designs of growing budget, and the union of their coalitions.
-
-    ``masks`` (C, d) lists every coalition once, in the order the rounds first need them, so
-    round r needs only the columns ``new_columns(r)`` evaluated beyond those of round r - 1.
-    """
-
-    masks: BoolArray
-    rounds: tuple[AdaptiveRound, ...]
-
-    def new_columns(self, round_index: int) -> slice:
-        """The columns of ``masks`` that round ``round_index`` adds to the previous rounds."""
-        start = 0 if round_index == 0 else self.rounds[round_index - 1].columns.shape[0]
-        return slice(start, self.rounds[round_index].columns.shape[0])
-
-
 def round_budgets(first_budget: int, max_samples: int) -> list[int]:
     """The budgets of the rounds: ``first_budget``, doubled each round, the last ``max_samples``.
 
@@ -349,59 +333,136 @@ def adaptive_designs(
 ) -> AdaptiveDesigns:
     """Nested designs for budgets :func:`round_budgets` (first_budget, ..., max_samples).
 
+    Made round by round as first needed (:class:`AdaptiveDesigns`). ``order``: the order of each
+    round's fit from its budget (:meth:`KernelSolver.for_design`); None: 1.
+    """
+    return AdaptiveDesigns(n_features, first_budget, max_samples, seed, enumerate_singletons, order)
+
+
+class AdaptiveDesigns:
+    """Nested designs of growing budget, and the union of their coalitions, made as needed.
+
     Every round enumerates the sizes its budget covers (as :func:`kernel_design`, with
     ``enumerate_singletons`` too) and takes the rest from one seeded stream of paired draws over
     all sizes, skipping the draws of sizes it enumerates (which leaves the draws of the other
     sizes distributed by kernel weight, as a fixed design samples them). A round takes at least
     the stream prefix of the round before, so its coalitions include the earlier rounds': a
     sample moving to the next round keeps every value it has. A budget covering all 2^d - 2
-    proper coalitions enumerates them and ends the rounds. ``order``: the order of each round's
-    fit from its budget (:meth:`KernelSolver.for_design`); None: 1.
+    proper coalitions enumerates them and ends the rounds.
+
+    The union lists every coalition once, in the order the rounds first need them, so round r
+    needs only the columns :meth:`new_columns` (``r``) evaluated beyond those of round r - 1.
+    A round is drawn the first time it is asked for (most samples stop at the first rounds, and
+    the stream's later draws cost the most); the rounds are the same whenever they are drawn.
     """
-    n_proper = 2**n_features - 2
-    size_weights = _size_weights(n_features)
-    rng = np.random.default_rng(seed)
-    stream_pairs = np.zeros((0, 2, n_features), np.bool_)
-    stream_sizes = np.zeros(0, np.int64)
-    index_of: dict[bytes, int] = {}
-    union: list[BoolArray] = []
-    rounds: list[AdaptiveRound] = []
-    consumed = 0  # stream positions taken by the previous round
-    for budget in round_budgets(first_budget, max_samples):
-        if budget >= n_proper or n_features < 2:
-            design = kernel_design(n_features, max(budget, 1), seed)
+
+    def __init__(
+        self,
+        n_features: int,
+        first_budget: int,
+        max_samples: int,
+        seed: Seed,
+        enumerate_singletons: bool = False,
+        order: Callable[[int], int] | None = None,
+    ) -> None:
+        self.n_features = n_features
+        n_proper = 2**n_features - 2
+        budgets = []
+        for budget in round_budgets(first_budget, max_samples):
+            budgets.append(budget)
+            if budget >= n_proper or n_features < 2:
+                break
+        self.budgets = tuple(budgets)
+        # the union holds at most the last round's coalitions (the rounds are nested)
+        self.capacity = min(self.budgets[-1], max(n_proper, 0))
+        self._seed = seed
+        self._enumerate_singletons = enumerate_singletons
+        self._order = order
+        self._rng = np.random.default_rng(seed)
+        self._stream_pairs = np.zeros((0, 2, n_features), np.bool_)
+        self._stream_sizes = np.zeros(0, np.int64)
+        self._consumed = 0  # stream positions taken by the rounds so far
+        self._index_of: dict[bytes, int] = {}
+        self._union: list[BoolArray] = []
+        self._rounds: list[AdaptiveRound] = []
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]  # a lock does not pickle (explainers go to Dask workers)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def n_rounds(self) -> int:
+        """How many rounds there are (the last one at ``max_samples`` or every coalition)."""
+        return len(self.budgets)
+
+    def round(self, index: int) -> AdaptiveRound:
+        """Round ``index``, drawn (with every round before it) if not yet."""
+        with self._lock:
+            while len(self._rounds) <= index:
+                self._draw_round(self.budgets[len(self._rounds)])
+            return self._rounds[index]
+
+    @property
+    def rounds(self) -> tuple[AdaptiveRound, ...]:
+        """Every round (all drawn)."""
+        return tuple(self.round(index) for index in range(self.n_rounds))
+
+    @property
+    def masks(self) -> BoolArray:
+        """(C, d): every round's coalitions, once each (all rounds drawn)."""
+        self.round(self.n_rounds - 1)
+        return np.array(self._union, dtype=np.bool_).reshape(-1, self.n_features)
+
+    def new_columns(self, round_index: int) -> slice:
+        """The columns of the union that round ``round_index`` adds to the previous rounds."""
+        start = 0 if round_index == 0 else self.round(round_index - 1).columns.shape[0]
+        return slice(start, self.round(round_index).columns.shape[0])
+
+    def new_masks(self, round_index: int) -> BoolArray:
+        """(c, d): the coalitions round ``round_index`` adds, in the union's order."""
+        new = self.new_columns(round_index)
+        return np.array(self._union[new], dtype=np.bool_).reshape(-1, self.n_features)
+
+    def _draw_round(self, budget: int) -> None:
+        n_features = self.n_features
+        if budget >= 2**n_features - 2 or n_features < 2:
+            design = kernel_design(n_features, max(budget, 1), self._seed)
         else:
-            enumerated = _enumerated_part(n_features, budget, enumerate_singletons)
+            enumerated = _enumerated_part(n_features, budget, self._enumerate_singletons)
             first_sampled_size, remaining = enumerated[2], enumerated[3]
+            size_weights = _size_weights(n_features)
             while True:
-                accepted = np.flatnonzero(stream_sizes >= first_sampled_size)
-                distinct = _distinct_pairs(stream_pairs[accepted], n_features)[3]
+                accepted = np.flatnonzero(self._stream_sizes >= first_sampled_size)
+                distinct = _distinct_pairs(self._stream_pairs[accepted], n_features)[3]
                 enough = distinct.shape[0] > 0 and distinct[-1] >= remaining
-                exhausted = stream_pairs.shape[0] >= _MAX_DRAWS_PER_COALITION * budget
+                exhausted = self._stream_pairs.shape[0] >= _MAX_DRAWS_PER_COALITION * budget
                 if remaining < 2 or enough or exhausted:
                     break
-                pairs, sizes = _random_pairs(n_features, size_weights, 1, _STREAM_CHUNK, rng)
-                stream_pairs = np.concatenate([stream_pairs, pairs])
-                stream_sizes = np.concatenate([stream_sizes, sizes])
+                pairs, sizes = _random_pairs(n_features, size_weights, 1, _STREAM_CHUNK, self._rng)
+                self._stream_pairs = np.concatenate([self._stream_pairs, pairs])
+                self._stream_sizes = np.concatenate([self._stream_sizes, sizes])
             n_draws = 0 if remaining < 2 else int(np.searchsorted(distinct, remaining, "right"))
-            n_draws = max(n_draws, int(np.sum(accepted < consumed)))
+            n_draws = max(n_draws, int(np.sum(accepted < self._consumed)))
             taken = accepted[:n_draws]
-            consumed = max(consumed, int(taken[-1]) + 1 if taken.shape[0] else 0)
-            design = _combined_design(n_features, enumerated, stream_pairs[taken])
+            self._consumed = max(self._consumed, int(taken[-1]) + 1 if taken.shape[0] else 0)
+            design = _combined_design(n_features, enumerated, self._stream_pairs[taken])
         columns = np.empty(design.masks.shape[0], dtype=np.int64)
         for position, code in enumerate(np.packbits(design.masks, axis=1)):
             key = code.tobytes()
-            if key not in index_of:
-                index_of[key] = len(union)
-                union.append(design.masks[position])
-            columns[position] = index_of[key]
-        if not np.array_equal(np.sort(columns), np.arange(len(union))):
+            if key not in self._index_of:
+                self._index_of[key] = len(self._union)
+                self._union.append(design.masks[position])
+            columns[position] = self._index_of[key]
+        if not np.array_equal(np.sort(columns), np.arange(len(self._union))):
             raise AssertionError("adaptive designs must be nested")  # pragma: no cover
-        rounds.append(AdaptiveRound(columns, design, 1 if order is None else order(budget)))
-        if design.is_exact:
-            break
-    masks = np.array(union, dtype=np.bool_).reshape(-1, n_features)
-    return AdaptiveDesigns(masks, tuple(rounds))
+        order = 1 if self._order is None else self._order(budget)
+        self._rounds.append(AdaptiveRound(columns, design, order))
 
 
 @dataclass(frozen=True)

@@ -457,26 +457,27 @@ class KernelExplainer(ModelAgnosticExplainer):
         coalitions = np.zeros(n_samples, dtype=np.int64)
         converged = np.ones(n_samples, dtype=np.bool_)
         delta = problem.predictions - problem.base_values
-        if designs.masks.shape[0] == 0:  # one feature: it gets the whole difference
-            values[...] = delta[..., None] * designs.rounds[0].solver.offset
-        chunk = max(1, MAX_VALUES_IN_MEMORY // max(1, designs.masks.shape[0] * n_outputs))
-        for start in range(0, n_samples if designs.masks.shape[0] else 0, chunk):
+        if designs.capacity == 0:  # one feature: it gets the whole difference
+            values[...] = delta[..., None] * designs.round(0).solver.offset
+        chunk = max(1, MAX_VALUES_IN_MEMORY // max(1, designs.capacity * n_outputs))
+        for start in range(0, n_samples if designs.capacity else 0, chunk):
             positions = np.arange(start, min(start + chunk, n_samples))
-            store = np.empty((positions.shape[0], designs.masks.shape[0], n_outputs))
+            store = np.empty((positions.shape[0], designs.capacity, n_outputs))
             active = np.arange(positions.shape[0])
-            for index, round_ in enumerate(designs.rounds):
+            for index in range(designs.n_rounds):
+                round_ = designs.round(index)
                 new = designs.new_columns(index)
                 if new.stop > new.start:
                     store[active, new] = problem.linked_outputs_at(
-                        positions[active], designs.masks[new]
+                        positions[active], designs.new_masks(index)
                     )
-                linked = store[active][:, round_.columns]
+                linked = store[np.ix_(active, round_.columns)]
                 centred = np.moveaxis(linked, 1, 2) - problem.base_values[None, :, None]
                 chosen = positions[active]
                 estimate = round_.solver.solve(centred, delta[chosen])
                 spread = round_.solver.standard_errors(centred, estimate, round_.design)
                 done = np.all(spread < self.target_stderr, axis=(1, 2))
-                last = index == len(designs.rounds) - 1
+                last = index == designs.n_rounds - 1
                 finished = np.ones_like(done) if last else done
                 values[chosen[finished]] = estimate[finished]
                 errors[chosen[finished]] = spread[finished]
@@ -519,13 +520,13 @@ class KernelExplainer(ModelAgnosticExplainer):
         values, errors = np.empty(shape), np.zeros(shape)
         evaluations = np.zeros(n_samples, dtype=np.int64)
         converged = np.ones(n_samples, dtype=np.bool_)
-        union = sum(stratum.designs.masks.shape[0] for stratum in strata)
-        largest = max(stratum.designs.masks.shape[0] for stratum in strata)
+        union = sum(stratum.designs.capacity for stratum in strata)
+        largest = max(stratum.designs.capacity for stratum in strata)
         chunk = max(1, MAX_VALUES_IN_MEMORY // ((2 * union + 4 * largest) * n_outputs))
         for start in range(0, n_samples, chunk):
             positions = np.arange(start, min(start + chunk, n_samples))
             stores = [
-                np.empty((positions.shape[0], stratum.designs.masks.shape[0], n_outputs))
+                np.empty((positions.shape[0], stratum.designs.capacity, n_outputs))
                 for stratum in strata
             ]
             active = np.arange(positions.shape[0])
@@ -536,9 +537,9 @@ class KernelExplainer(ModelAgnosticExplainer):
                     new = stratum.designs.new_columns(index)
                     if new.stop > new.start:
                         store[active, new] = part.linked_outputs_at(
-                            chosen, stratum.designs.masks[new]
+                            chosen, stratum.designs.new_masks(index)
                         )
-                    linked = store[np.ix_(active, stratum.designs.rounds[index].columns)]
+                    linked = store[np.ix_(active, stratum.designs.round(index).columns)]
                     centred.append(np.moveaxis(linked, 1, 2) - part.base_values[None, :, None])
                     deltas.append(part.predictions[chosen] - part.base_values)
                 round_strata, stack = at(index)

@@ -182,11 +182,11 @@ class AdaptiveStratum:
     @property
     def n_rounds(self) -> int:
         """How many rounds the designs have (the same for every stratum)."""
-        return len(self.designs.rounds)
+        return self.designs.n_rounds
 
     def at(self, index: int) -> Stratum:
         """The stratum at round ``index``, with its single-index control where it has one."""
-        round_ = self.designs.rounds[index]
+        round_ = self.designs.round(index)
         if index not in self._controls:
             n_features, budget = round_.design.masks.shape[1], round_.design.masks.shape[0]
             affordable = controls_affordable(self.n_strata, n_features, budget)

@@ -14,6 +14,7 @@ from explainops.core.explainer_settings import KernelExplainerSettings
 from explainops.errors import ConfigError, ExplainerError
 from explainops.explainers import KernelExplainer
 from explainops.explainers.coalition_design import KernelSolver, adaptive_designs, kernel_design
+from explainops.explainers.strata import AdaptiveStrata
 from explainops.reports.sampling import explanation_columns
 
 from .conftest import interacting_problem
@@ -190,9 +191,10 @@ def test_adaptive_designs_are_nested_and_keep_to_their_budgets() -> None:
 def test_adaptive_rounds_are_the_same_whenever_they_are_drawn_and_after_pickling() -> None:
     # given designs drawn all at once, and others drawn one round at a time and pickled halfway
     # (as an explainer that has explained a batch is sent to a Dask worker)
-    whole = adaptive_designs(20, 128, 4000, seed=(2, 1), enumerate_singletons=True)
+    weights = np.full(3, 1.0 / 3.0)
+    whole = AdaptiveStrata(20, 128, 4000, seed=2).strata(weights, n_strata=3)[1].designs
     everything = whole.rounds
-    lazy = adaptive_designs(20, 128, 4000, seed=(2, 1), enumerate_singletons=True)
+    lazy = AdaptiveStrata(20, 128, 4000, seed=2).strata(weights, n_strata=3)[1].designs
     lazy.round(1)
     copied = pickle.loads(pickle.dumps(lazy))
     # then every round is the same coalitions in the same columns, however it was drawn

@@ -21,6 +21,7 @@ single-index control variate where the stratum has enough sampled pairs
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -156,6 +157,14 @@ class StratifiedDesigns:
         return result
 
 
+def _order_at(n_features: int, n_strata: int, budget: int) -> int:
+    """:func:`fitting_order` with the budget last, to make a picklable partial of it.
+
+    Explainers go to Dask workers with their designs, so a round's order function must pickle.
+    """
+    return fitting_order(n_features, budget, n_strata)
+
+
 def stratum_seed(seed: Seed, stratum: int) -> Seed:
     """The seed of stratum ``stratum``'s design: (seed..., stratum); None stays None."""
     return None if seed is None else (*np.atleast_1d(seed).tolist(), stratum)
@@ -229,7 +238,7 @@ class AdaptiveStrata:
                     self.max_samples,
                     stratum_seed(self.seed, stratum),
                     enumerate_singletons=True,
-                    order=lambda budget: fitting_order(self.n_features, budget, len(groups)),
+                    order=partial(_order_at, self.n_features, len(groups)),
                 )
                 self._strata[key] = AdaptiveStratum(rows, weight, designs, controlled, len(groups))
             cached = self._strata[key]

@@ -13,7 +13,7 @@ from explainops.core.component import validate_model
 from explainops.core.explainer_settings import KernelExplainerSettings
 from explainops.errors import ConfigError, ExplainerError
 from explainops.explainers import KernelExplainer
-from explainops.explainers.coalition_design import KernelSolver, adaptive_designs, kernel_design
+from explainops.explainers.coalition_design import AdaptiveDesigns, KernelSolver, kernel_design
 from explainops.explainers.strata import AdaptiveStrata
 from explainops.reports.sampling import explanation_columns
 
@@ -178,7 +178,7 @@ def test_auto_depends_on_the_seed_only_not_on_batching_or_splitting(estimator: s
 
 def test_adaptive_designs_are_nested_and_keep_to_their_budgets() -> None:
     # when designs for 30 features grow from 128 to 3000 coalitions
-    designs = adaptive_designs(30, 128, 3000, seed=0)
+    designs = AdaptiveDesigns(30, 128, 3000, seed=0)
     # then each round holds the previous round's coalitions and keeps to its budget
     sizes = [round_.columns.shape[0] for round_ in designs.rounds]
     assert sizes == [128, 256, 512, 1024, 2048, 3000], sizes
@@ -213,7 +213,7 @@ def test_adaptive_rounds_are_the_same_whenever_they_are_drawn_and_after_pickling
 
 def test_a_stratums_adaptive_designs_are_nested_and_hold_every_size_1_and_d_minus_1() -> None:
     # when a stratum's designs for 30 features grow from 128 to 3000 coalitions, singletons forced
-    designs = adaptive_designs(30, 128, 3000, seed=(0, 3), enumerate_singletons=True)
+    designs = AdaptiveDesigns(30, 128, 3000, seed=(0, 3), enumerate_singletons=True)
     # then each round holds the previous round's coalitions and all 60 of sizes 1 and 29
     sizes = [round_.columns.shape[0] for round_ in designs.rounds]
     assert sizes == [128, 256, 512, 1024, 2048, 3000], sizes
@@ -222,7 +222,7 @@ def test_a_stratums_adaptive_designs_are_nested_and_hold_every_size_1_and_d_minu
         counts = round_.design.masks.sum(axis=1)
         assert (counts == 1).sum() == 30 and (counts == 29).sum() == 30, f"round {index}"
     # and another stratum's seed draws other coalitions
-    other = adaptive_designs(30, 128, 3000, seed=(0, 4), enumerate_singletons=True)
+    other = AdaptiveDesigns(30, 128, 3000, seed=(0, 4), enumerate_singletons=True)
     assert not np.array_equal(other.masks, designs.masks)
 
 

@@ -4,7 +4,7 @@ A design depends only on (number of features, budget, seed), so one design serve
 the constrained weighted least squares reduces to one fixed linear operator, applied to all
 samples and outputs in a single matrix product, and results do not depend on how samples are
 batched or partitioned. :func:`kernel_design` makes the fixed-budget design;
-:func:`adaptive_designs` the nested designs of ``num_samples="auto"``, each round's coalitions
+:class:`AdaptiveDesigns` the nested designs of ``num_samples="auto"``, each round's coalitions
 a superset of the previous round's.
 """
 
@@ -323,22 +323,6 @@ def round_budgets(first_budget: int, max_samples: int) -> list[int]:
     return budgets
 
 
-def adaptive_designs(
-    n_features: int,
-    first_budget: int,
-    max_samples: int,
-    seed: Seed,
-    enumerate_singletons: bool = False,
-    order: Callable[[int], int] | None = None,
-) -> AdaptiveDesigns:
-    """Nested designs for budgets :func:`round_budgets` (first_budget, ..., max_samples).
-
-    Made round by round as first needed (:class:`AdaptiveDesigns`). ``order``: the order of each
-    round's fit from its budget (:meth:`KernelSolver.for_design`); None: 1.
-    """
-    return AdaptiveDesigns(n_features, first_budget, max_samples, seed, enumerate_singletons, order)
-
-
 class AdaptiveDesigns:
     """Nested designs of growing budget, and the union of their coalitions, made as needed.
 
@@ -348,7 +332,8 @@ class AdaptiveDesigns:
     sizes distributed by kernel weight, as a fixed design samples them). A round takes at least
     the stream prefix of the round before, so its coalitions include the earlier rounds': a
     sample moving to the next round keeps every value it has. A budget covering all 2^d - 2
-    proper coalitions enumerates them and ends the rounds.
+    proper coalitions enumerates them and ends the rounds. ``order``: the order of each round's
+    fit from its budget (:meth:`KernelSolver.for_design`); None: 1.
 
     The union lists every coalition once, in the order the rounds first need them, so round r
     needs only the columns :meth:`new_columns` (``r``) evaluated beyond those of round r - 1.

@@ -23,7 +23,6 @@ from explainops.explainers.coalition_design import (
     AdaptiveDesigns,
     KernelDesign,
     KernelSolver,
-    adaptive_designs,
     default_num_samples,
     kernel_design,
 )
@@ -442,7 +441,7 @@ class KernelExplainer(ModelAgnosticExplainer):
         """The nested designs of ``num_samples="auto"`` with ``estimator="kernel"``."""
         if n_features not in self._adaptive:
             first, cap = self._adaptive_budgets(n_features)
-            self._adaptive[n_features] = adaptive_designs(n_features, first, cap, self.seed)
+            self._adaptive[n_features] = AdaptiveDesigns(n_features, first, cap, self.seed)
         return self._adaptive[n_features]
 
     def _explain_adaptively(self, problem: ExplanationProblem) -> Explanation:

@@ -32,7 +32,6 @@ from explainops.explainers.coalition_design import (
     KernelDesign,
     KernelSolver,
     Seed,
-    adaptive_designs,
     kernel_design,
 )
 from explainops.explainers.single_index import SingleIndexControl
@@ -232,7 +231,7 @@ class AdaptiveStrata:
         for stratum, rows, weight in groups:
             key = (stratum, len(groups), controlled)
             if key not in self._strata:
-                designs = adaptive_designs(
+                designs = AdaptiveDesigns(
                     self.n_features,
                     self.first_budget,
                     self.max_samples,

@@ -451,13 +451,11 @@ class KernelExplainer(ModelAgnosticExplainer):
         assert self.target_stderr is not None
         designs = self.adaptive_designs_for(problem.n_features)
         n_samples, n_outputs = problem.predictions.shape
-        shape = (n_samples, n_outputs, problem.n_features)
-        values, errors = np.empty(shape), np.zeros(shape)
-        coalitions = np.zeros(n_samples, dtype=np.int64)
-        converged = np.ones(n_samples, dtype=np.bool_)
+        settled = _Settled((n_samples, n_outputs, problem.n_features), self.target_stderr)
+        n_background = problem.value_function.baseline.table.values.shape[0]
         delta = problem.predictions - problem.base_values
         if designs.capacity == 0:  # one feature: it gets the whole difference
-            values[...] = delta[..., None] * designs.round(0).solver.offset
+            settled.values[...] = delta[..., None] * designs.round(0).solver.offset
         chunk = max(1, MAX_VALUES_IN_MEMORY // max(1, designs.capacity * n_outputs))
         for start in range(0, n_samples if designs.capacity else 0, chunk):
             positions = np.arange(start, min(start + chunk, n_samples))
@@ -475,20 +473,12 @@ class KernelExplainer(ModelAgnosticExplainer):
                 chosen = positions[active]
                 estimate = round_.solver.solve(centred, delta[chosen])
                 spread = round_.solver.standard_errors(centred, estimate, round_.design)
-                done = np.all(spread < self.target_stderr, axis=(1, 2))
+                evaluations = round_.columns.shape[0] * n_background
                 last = index == designs.n_rounds - 1
-                finished = np.ones_like(done) if last else done
-                values[chosen[finished]] = estimate[finished]
-                errors[chosen[finished]] = spread[finished]
-                coalitions[chosen[finished]] = round_.columns.shape[0]
-                converged[chosen[finished]] = done[finished]
-                active = active[~finished]
+                active = active[~settled.settle(chosen, estimate, spread, evaluations, last)]
                 if active.shape[0] == 0:
                     break
-        n_background = problem.value_function.baseline.table.values.shape[0]
-        return problem.explanation(
-            values, errors, evaluations=coalitions * n_background, converged=converged
-        )
+        return settled.explanation(problem)
 
     def _explain_stratified_adaptively(self, problem: ExplanationProblem) -> Explanation:
         """Rounds of each stratum's nested designs per sample, until its errors are below target.
@@ -515,10 +505,7 @@ class KernelExplainer(ModelAgnosticExplainer):
             return rounds[index]
 
         n_samples, n_outputs = problem.predictions.shape
-        shape = (n_samples, n_outputs, problem.n_features)
-        values, errors = np.empty(shape), np.zeros(shape)
-        evaluations = np.zeros(n_samples, dtype=np.int64)
-        converged = np.ones(n_samples, dtype=np.bool_)
+        settled = _Settled((n_samples, n_outputs, problem.n_features), self.target_stderr)
         union = sum(stratum.designs.capacity for stratum in strata)
         largest = max(stratum.designs.capacity for stratum in strata)
         chunk = max(1, MAX_VALUES_IN_MEMORY // ((2 * union + 4 * largest) * n_outputs))
@@ -546,19 +533,13 @@ class KernelExplainer(ModelAgnosticExplainer):
                 sampled = [stratum.design.draws.shape[0] for stratum in round_strata]
                 if 0 < min(sampled) < MIN_PAIRS_FOR_ERRORS:
                     variances[...] = np.nan  # unknown, as for a fixed budget: not below target
-                spread = np.sqrt(variances)
-                done = np.all(spread < self.target_stderr, axis=(1, 2))
-                finished = np.ones_like(done) if index == n_rounds - 1 else done
-                values[chosen[finished]] = estimate[finished]
-                errors[chosen[finished]] = spread[finished]
-                evaluations[chosen[finished]] = sum(
-                    s.design.masks.shape[0] * s.rows.shape[0] for s in round_strata
-                )
-                converged[chosen[finished]] = done[finished]
+                evaluations = sum(s.design.masks.shape[0] * s.rows.shape[0] for s in round_strata)
+                last = index == n_rounds - 1
+                finished = settled.settle(chosen, estimate, np.sqrt(variances), evaluations, last)
                 active = active[~finished]
                 if active.shape[0] == 0:
                     break
-        return problem.explanation(values, errors, evaluations=evaluations, converged=converged)
+        return settled.explanation(problem)
 
     def _solve_in_chunks(
         self,
@@ -587,3 +568,45 @@ class KernelExplainer(ModelAgnosticExplainer):
             values[start:stop] = solver.solve(centred, delta[start:stop])
             errors[start:stop] = solver.standard_errors(centred, values[start:stop], design)
         return values, errors
+
+
+class _Settled:
+    """What ``num_samples="auto"`` has settled for each sample, round by round.
+
+    ``values`` and ``errors`` (n, k, d), ``evaluations`` (n,) and ``converged`` (n,), filled as
+    the samples stop.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], target: float) -> None:
+        self.target = target
+        self.values, self.errors = np.empty(shape), np.zeros(shape)
+        self.evaluations = np.zeros(shape[0], dtype=np.int64)
+        self.converged = np.ones(shape[0], dtype=np.bool_)
+
+    def settle(
+        self,
+        chosen: npt.NDArray[np.int64],
+        estimate: FloatArray,
+        spread: FloatArray,
+        evaluations: int,
+        last: bool,
+    ) -> npt.NDArray[np.bool_]:
+        """Which of the samples ``chosen`` stop at this round, their results recorded.
+
+        A sample stops when every standard error is below the target, or at the last round
+        (then not converged); ``evaluations``: what a sample stopping here has cost.
+        """
+        done: npt.NDArray[np.bool_] = np.all(spread < self.target, axis=(1, 2))
+        finished = np.ones_like(done) if last else done
+        stopped = chosen[finished]
+        self.values[stopped] = estimate[finished]
+        self.errors[stopped] = spread[finished]
+        self.evaluations[stopped] = evaluations
+        self.converged[stopped] = done[finished]
+        return finished
+
+    def explanation(self, problem: ExplanationProblem) -> Explanation:
+        """The explanation of ``problem`` with what was settled."""
+        return problem.explanation(
+            self.values, self.errors, evaluations=self.evaluations, converged=self.converged
+        )

@@ -562,10 +562,8 @@ class SingleIndexControl:
 
     def plain_values(self, centred: FloatArray, delta: FloatArray) -> Starts:
         """The order-1 values (n, k, d) of the whole design and of each half."""
-        return Starts(
-            self.whole.solver.solve(centred, delta),
-            tuple(part.solver.solve(centred[..., kept], delta) for part, kept in self.halves),  # type: ignore[arg-type]
-        )
+        first, second = (part.solver.solve(centred[..., kept], delta) for part, kept in self.halves)
+        return Starts(self.whole.solver.solve(centred, delta), (first, second))
 
     def estimate(
         self,

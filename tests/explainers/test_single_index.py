@@ -18,12 +18,14 @@ from explainops.explainers.single_index import (
     POWERS,
     SPLIT_FLOOR,
     SPLIT_MEASURED_BELOW,
+    ControlGame,
     ControlStack,
     SingleIndexControl,
     Starts,
     _Stack,
     complementary_pairs,
     half_design,
+    noise_factor,
     pooled_starts,
     power_values,
     split_factor,
@@ -385,6 +387,8 @@ def test_below_the_threshold_the_cross_fitted_errors_carry_the_split_penalty(
     control = SingleIndexControl.for_design(design, solver)
     assert control is not None
     assert design.draws.shape[0] < SPLIT_MEASURED_BELOW * 16, "the premise: below the threshold"
+    # (the coefficient noise, taken out after the split penalty, is left in for this test)
+    monkeypatch.setattr(SingleIndexControl, "halves_fit_alone", property(lambda self: False))
     values, errors = control.estimate(centred, delta)
     # when the same rows are estimated with the cross-fitted errors as they are
     monkeypatch.setattr(single_index, "SPLIT_MEASURED_BELOW", 0)
@@ -407,6 +411,76 @@ def test_below_the_threshold_the_cross_fitted_errors_carry_the_split_penalty(
     )
     # (the same products on the same rows and shapes: equal to rounding)
     np.testing.assert_allclose(errors, expected, rtol=1e-12)
+
+
+def test_the_noise_factor_takes_the_coefficient_noise_out_of_the_cross_fitted_variance() -> None:
+    # given cross-fitted variances (4 rows, 1 output, 2 features) and the coefficient noise
+    cross_fitted = np.array([[[1.0, 3.0]], [[2.0, 2.0]], [[1.0, 1.0]], [[np.nan, 1.0]]])
+    noise = np.array([[[0.5, 0.5]], [[0.0, 0.0]], [[2.0, 0.0]], [[0.1, 0.1]]])
+    # then each row's factor is 1 less the noise's share of the sum over its features, at least
+    # the floor, and 1 (no change) where a variance is unknown
+    factor = noise_factor(cross_fitted, noise)
+    np.testing.assert_allclose(factor[:, 0], [0.75, 1.0, SPLIT_FLOOR, 1.0])
+
+
+def test_the_coefficient_noise_is_the_halves_controls_error_difference_on_the_whole_design() -> (
+    None
+):
+    # given a stratum's control and two control games of other coefficients and indices
+    design, _, _, _ = _logistic_game(16, 300, 6)
+    control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
+    assert control is not None
+    rng = np.random.default_rng(11)
+    games = []
+    for _ in range(2):
+        beta = rng.normal(size=(6, 1, 16))
+        beta /= np.abs(beta).sum(axis=-1, keepdims=True)
+        games.append(
+            ControlGame(beta, -beta.sum(axis=-1) / 2.0, rng.normal(size=(6, 1, len(POWERS))))
+        )
+    # when each game is written out at every coalition of the design the long way
+    masks = design.masks.astype(float)
+    errors = []
+    for game in games:
+        index = game.beta @ masks.T + game.shift[..., None]
+        at_coalitions = sum(
+            game.coefficients[..., position, None] * (index**power - game.shift[..., None] ** power)
+            for position, power in enumerate(POWERS)
+        )
+        # and its Kernel SHAP estimate on the whole design is taken less its exact values
+        estimate = control.whole.solver.solve(at_coalitions, game.full)
+        errors.append(estimate - game.values())
+    # then the noise is a quarter of the square of their difference (the same sums formed over
+    # pairs rather than coalitions: equal to rounding)
+    noise = control.coefficient_noise((games[0], games[1]))
+    np.testing.assert_allclose(noise, (errors[0] - errors[1]) ** 2 / 4.0, rtol=1e-9, atol=1e-18)
+    assert (noise > 0).any(), "the premise: the games' sampling errors differ"
+    np.testing.assert_allclose(control.coefficient_noise((games[0], games[0])), 0.0, atol=1e-18)
+
+
+def test_with_halves_of_enough_pairs_the_errors_lose_the_coefficient_noise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given strata whose halves have the pairs a control needs, and ones whose halves do not
+    for n_features, num_samples, alone in ((16, 300, True), (16, 64, False)):
+        design, _, centred, delta = _logistic_game(n_features, num_samples, 6)
+        control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
+        assert control is not None
+        assert control.halves_fit_alone is alone, "the premise"
+        values, errors = control.estimate(centred, delta)
+        # when the same rows are estimated with the coefficient noise left in
+        monkeypatch.setattr(SingleIndexControl, "halves_fit_alone", property(lambda self: False))
+        kept_values, kept_noise = control.estimate(centred, delta)
+        monkeypatch.undo()
+        # then the values are the same; with enough pairs the controlled rows' errors are
+        # smaller, by at most the floor's square root, and otherwise the same
+        np.testing.assert_array_equal(values, kept_values)
+        if not alone:
+            np.testing.assert_array_equal(errors, kept_noise)
+            continue
+        ratio = errors / kept_noise
+        assert (ratio < 1.0 - 1e-6).any(), "some noise taken out"
+        assert (ratio <= 1.0 + 1e-12).all() and (ratio >= np.sqrt(SPLIT_FLOOR) - 1e-12).all()
 
 
 def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_long_ones() -> None:

@@ -41,6 +41,16 @@ by the plain game's whole-design variance over its halves' (summed over the feat
 was 0.94-0.97 on the bench problems) and its three more jackknives would add half to the
 control's time, the cross-fitted variance is kept as it is, on the safe side (docs/explainers.md
 gives the coverage measured).
+
+The control's coefficient noise. Linearised, a control fitted on m pairs and applied on n adds
+B / (m n) to the variance: the cross-fitted estimate carries it twice (m = n / 2), the reported
+one once. The two halves' controls applied to the whole design show it: their estimates differ by
+the control game's sampling error at two independently fitted coefficient sets, and a quarter of
+that difference squared estimates B / n^2. Where each half has at least
+:data:`MIN_PAIRS_FOR_CONTROL` sampled pairs and one a feature (below that a half's control is
+too noisy, the linearisation fails, and taking it out made intervals too narrow), it is
+taken out of each row's variance after the split penalty (summed over the features, keeping at
+least :data:`SPLIT_FLOOR` of it).
 """
 
 from __future__ import annotations
@@ -582,6 +592,31 @@ class SingleIndexControl:
         stack = ControlStack.of([self])
         return stack.estimate([centred], [delta], starts, None if own is None else [own])[0]
 
+    @property
+    def halves_fit_alone(self) -> bool:
+        """Whether each half has the sampled pairs a control needs, and one a feature or more.
+
+        Below :data:`MIN_PAIRS_FOR_CONTROL`, or fewer pairs than features, a half's control is
+        too noisy for the linearised coefficient noise (:meth:`coefficient_noise`) to hold.
+        """
+        n_features = self.whole.design.masks.shape[1]
+        fewest = min(int(part.design.draws.shape[0]) for part, _ in self.halves)
+        return fewest >= max(MIN_PAIRS_FOR_CONTROL, int(n_features))
+
+    def coefficient_noise(self, half_controls: tuple[ControlGame, ControlGame]) -> FloatArray:
+        """The control's coefficient noise B / n^2 (n, k, d) in the whole design's estimate.
+
+        The whole design's Kernel SHAP estimate of each half's control game, less its exact
+        values, is that control's sampling error; the two differ only by their coefficients,
+        fitted on disjoint halves, and a quarter of their difference squared estimates the
+        variance the whole design's own fit carries (see the module's docstring).
+        """
+        first, second = half_controls
+        game = self.whole.game_at(first) - self.whole.game_at(second)
+        difference = self.whole.solver.solve(game, first.full - second.full)
+        difference -= first.values() - second.values()
+        return np.asarray(difference * difference / 4.0, dtype=np.float64)
+
     def cross_fit(
         self,
         centred: FloatArray,
@@ -597,7 +632,8 @@ class SingleIndexControl:
         (fitted on one half, it lowers the other half's residuals, both ways round) and gets the
         plain order-1 estimate and its jackknife otherwise. The cross-fitted errors are scaled by
         the split penalty's :func:`split_factor` below :data:`SPLIT_MEASURED_BELOW` pairs a
-        feature.
+        feature, and then by :func:`noise_factor` where both halves have the pairs a control
+        needs.
         """
         variance = np.zeros(values.shape)  # the cross-fitted estimate's, times 4
         n_features = values.shape[-1]
@@ -622,12 +658,17 @@ class SingleIndexControl:
         kept_control = residuals[1] < residuals[0]  # (n, k)
         plain = own.whole
         values = np.where(kept_control[..., None], values, plain)
+        plain_errors = None
         if measured:  # the plain jackknife of every row: the split penalty's, and the plain rows'
             plain_errors = self.whole.solver.standard_errors(centred, plain, self.whole.design)
             variance *= split_factor(plain_errors**2, split_variance)[..., None]
-            errors = np.where(kept_control[..., None], np.sqrt(variance) / 2.0, plain_errors)
-            return values, errors
+        if self.halves_fit_alone:
+            variance *= noise_factor(variance / 4.0, self.coefficient_noise(half_controls))[
+                ..., None
+            ]
         errors = np.sqrt(variance) / 2.0
+        if plain_errors is not None:
+            return values, np.where(kept_control[..., None], errors, plain_errors)
         uncontrolled = np.flatnonzero(~kept_control.all(axis=-1))  # rows with a plain output
         if uncontrolled.size:  # the plain jackknife, of those rows only
             plain_errors = self.whole.solver.standard_errors(
@@ -743,6 +784,19 @@ def split_factor(whole: FloatArray, halves: FloatArray) -> FloatArray:
     known = np.isfinite(whole_sum) & np.isfinite(mean_of_halves)
     ratio = np.where(known, whole_sum / np.maximum(mean_of_halves, np.finfo(float).tiny), 1.0)
     return np.asarray(np.clip(ratio, SPLIT_FLOOR, 1.0), dtype=np.float64)
+
+
+def noise_factor(cross_fitted: FloatArray, noise: FloatArray) -> FloatArray:
+    """The factor (n, k) that takes the coefficient ``noise`` out of the ``cross_fitted`` variance.
+
+    Both (n, k, d): the cross-fitted variance carries the control's coefficient noise twice, the
+    reported estimate once. Summed over the features, 1 - noise / cross-fitted, clipped to
+    [SPLIT_FLOOR, 1]; 1 where either is unknown (NaN or infinite).
+    """
+    total, noise_total = cross_fitted.sum(axis=-1), noise.sum(axis=-1)
+    known = np.isfinite(total) & np.isfinite(noise_total)
+    share = np.where(known, noise_total / np.maximum(total, np.finfo(float).tiny), 0.0)
+    return np.asarray(np.clip(1.0 - share, SPLIT_FLOOR, 1.0), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -388,7 +388,9 @@ def test_below_the_threshold_the_cross_fitted_errors_carry_the_split_penalty(
     assert control is not None
     assert design.draws.shape[0] < SPLIT_MEASURED_BELOW * 16, "the premise: below the threshold"
     # (the coefficient noise, taken out after the split penalty, is left in for this test)
-    monkeypatch.setattr(SingleIndexControl, "halves_fit_alone", property(lambda self: False))
+    monkeypatch.setattr(
+        single_index, "noise_factor", lambda variance, noise: np.ones(noise.shape[:-1])
+    )
     values, errors = control.estimate(centred, delta)
     # when the same rows are estimated with the cross-fitted errors as they are
     monkeypatch.setattr(single_index, "SPLIT_MEASURED_BELOW", 0)
@@ -430,26 +432,13 @@ def test_the_coefficient_noise_is_the_halves_controls_error_difference_on_the_wh
     design, _, _, _ = _logistic_game(16, 300, 6)
     control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
     assert control is not None
-    rng = np.random.default_rng(11)
-    games = []
-    for _ in range(2):
-        beta = rng.normal(size=(6, 1, 16))
-        beta /= np.abs(beta).sum(axis=-1, keepdims=True)
-        games.append(
-            ControlGame(beta, -beta.sum(axis=-1) / 2.0, rng.normal(size=(6, 1, len(POWERS))))
-        )
-    # when each game is written out at every coalition of the design the long way
-    masks = design.masks.astype(float)
-    errors = []
-    for game in games:
-        index = game.beta @ masks.T + game.shift[..., None]
-        at_coalitions = sum(
-            game.coefficients[..., position, None] * (index**power - game.shift[..., None] ** power)
-            for position, power in enumerate(POWERS)
-        )
-        # and its Kernel SHAP estimate on the whole design is taken less its exact values
-        estimate = control.whole.solver.solve(at_coalitions, game.full)
-        errors.append(estimate - game.values())
+    games = _control_games(np.random.default_rng(11))
+    # when each game's Kernel SHAP estimate on the whole design, written out at every coalition
+    # the long way, is taken less its exact values
+    errors = [
+        control.whole.solver.solve(_control_at(game, design), game.full) - game.values()
+        for game in games
+    ]
     # then the noise is a quarter of the square of their difference (the same sums formed over
     # pairs rather than coalitions: equal to rounding)
     noise = control.coefficient_noise((games[0], games[1]))
@@ -461,7 +450,7 @@ def test_the_coefficient_noise_is_the_halves_controls_error_difference_on_the_wh
 def test_with_halves_of_enough_pairs_the_errors_lose_the_coefficient_noise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given strata whose halves have the pairs a control needs, and ones whose halves do not
+    # given a stratum whose halves have the pairs a control needs, and one whose halves do not
     for n_features, num_samples, alone in ((16, 300, True), (16, 64, False)):
         design, _, centred, delta = _logistic_game(n_features, num_samples, 6)
         control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
@@ -469,11 +458,13 @@ def test_with_halves_of_enough_pairs_the_errors_lose_the_coefficient_noise(
         assert control.halves_fit_alone is alone, "the premise"
         values, errors = control.estimate(centred, delta)
         # when the same rows are estimated with the coefficient noise left in
-        monkeypatch.setattr(SingleIndexControl, "halves_fit_alone", property(lambda self: False))
+        monkeypatch.setattr(
+            single_index, "noise_factor", lambda variance, noise: np.ones(noise.shape[:-1])
+        )
         kept_values, kept_noise = control.estimate(centred, delta)
         monkeypatch.undo()
         # then the values are the same; with enough pairs the controlled rows' errors are
-        # smaller, by at most the floor's square root, and otherwise the same
+        # smaller, by at most the floor's square root; without, the noise is not taken
         np.testing.assert_array_equal(values, kept_values)
         if not alone:
             np.testing.assert_array_equal(errors, kept_noise)
@@ -481,6 +472,76 @@ def test_with_halves_of_enough_pairs_the_errors_lose_the_coefficient_noise(
         ratio = errors / kept_noise
         assert (ratio < 1.0 - 1e-6).any(), "some noise taken out"
         assert (ratio <= 1.0 + 1e-12).all() and (ratio >= np.sqrt(SPLIT_FLOOR) - 1e-12).all()
+
+
+def test_with_halves_too_small_each_halfs_control_is_judged_on_the_whole_design(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given strata with 8 sampled pairs a half (too few to judge a control on) and with 67
+    calls: list[np.ndarray] = []
+    original = SingleIndexControl.whole_design_variance
+
+    def spy(self: SingleIndexControl, *arguments: Any) -> np.ndarray:
+        calls.append(original(self, *arguments))
+        return calls[-1]
+
+    monkeypatch.setattr(SingleIndexControl, "whole_design_variance", spy)
+    for num_samples, alone in ((64, False), (300, True)):
+        calls.clear()
+        design, _, centred, delta = _logistic_game(16, num_samples, 6)
+        control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
+        assert control is not None and control.halves_fit_alone is alone, "the premise"
+        values, errors = control.estimate(centred, delta)
+        # then only the small halves' errors come from the whole design: on the rows that keep
+        # the control, the square root of the mean of its two jackknife variances
+        if alone:
+            assert not calls
+            continue
+        assert len(calls) == 1
+        controlled = np.any(values != control.plain_values(centred, delta).whole, axis=-1)
+        assert controlled.any(), "the premise: rows keep the control"
+        np.testing.assert_array_equal(errors[controlled], np.sqrt(calls[0])[controlled])
+
+
+def test_the_whole_design_variance_is_the_jackknife_of_what_each_control_leaves() -> None:
+    # given a stratum's control and two control games of other coefficients and indices
+    design, _, centred, delta = _logistic_game(16, 64, 6)
+    control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
+    assert control is not None
+    games = _control_games(np.random.default_rng(12))
+    # when the game each leaves is written out at every coalition the long way and jackknifed
+    solver = control.whole.solver
+    expected = np.zeros((*centred.shape[:-1], 16))
+    for game in games:
+        rest = centred - _control_at(game, design)
+        expected += solver.standard_errors(rest, solver.solve(rest, delta - game.full), design) ** 2
+    # then the variance is the mean of the two (the same sums over pairs: equal to rounding)
+    variance = control.whole_design_variance(centred, delta, (games[0], games[1]))
+    np.testing.assert_allclose(variance, expected / 2.0, rtol=1e-9, atol=1e-18)
+    assert (variance > 0).any()
+
+
+def _control_games(rng: np.random.Generator) -> list[ControlGame]:
+    """Two control games (6 rows, 1 output, 16 features) of random indices and coefficients."""
+    games = []
+    for _ in range(2):
+        beta = rng.normal(size=(6, 1, 16))
+        beta /= np.abs(beta).sum(axis=-1, keepdims=True)
+        games.append(
+            ControlGame(beta, -beta.sum(axis=-1) / 2.0, rng.normal(size=(6, 1, len(POWERS))))
+        )
+    return games
+
+
+def _control_at(game: ControlGame, design: KernelDesign) -> np.ndarray:
+    """The control game (n, k, c) at every coalition of ``design``, the long way."""
+    index = game.beta @ design.masks.T.astype(float) + game.shift[..., None]
+    return np.asarray(
+        sum(
+            game.coefficients[..., position, None] * (index**power - game.shift[..., None] ** power)
+            for position, power in enumerate(POWERS)
+        )
+    )
 
 
 def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_long_ones() -> None:

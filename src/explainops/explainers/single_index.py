@@ -810,10 +810,7 @@ def split_factor(whole: FloatArray, halves: FloatArray) -> FloatArray:
     of their mean. Summed over the features, clipped to [SPLIT_FLOOR, 1]; 1 where either is
     unknown (NaN or infinite): the cross-fitted errors are then kept as they are.
     """
-    whole_sum, mean_of_halves = whole.sum(axis=-1), halves.sum(axis=-1) / 4.0
-    known = np.isfinite(whole_sum) & np.isfinite(mean_of_halves)
-    ratio = np.where(known, whole_sum / np.maximum(mean_of_halves, np.finfo(float).tiny), 1.0)
-    return np.asarray(np.clip(ratio, SPLIT_FLOOR, 1.0), dtype=np.float64)
+    return _variance_ratio(whole, halves / 4.0)
 
 
 def noise_factor(cross_fitted: FloatArray, noise: FloatArray) -> FloatArray:
@@ -823,10 +820,19 @@ def noise_factor(cross_fitted: FloatArray, noise: FloatArray) -> FloatArray:
     reported estimate once. Summed over the features, 1 - noise / cross-fitted, clipped to
     [SPLIT_FLOOR, 1]; 1 where either is unknown (NaN or infinite).
     """
-    total, noise_total = cross_fitted.sum(axis=-1), noise.sum(axis=-1)
-    known = np.isfinite(total) & np.isfinite(noise_total)
-    share = np.where(known, noise_total / np.maximum(total, np.finfo(float).tiny), 0.0)
-    return np.asarray(np.clip(1.0 - share, SPLIT_FLOOR, 1.0), dtype=np.float64)
+    return _variance_ratio(cross_fitted - noise, cross_fitted)
+
+
+def _variance_ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """(n, k): the sums over the features (n, k, d) divided, clipped to [SPLIT_FLOOR, 1].
+
+    1 where either sum is unknown (NaN or infinite). Both factors scale a variance that is at most
+    twice what it should be, so at least :data:`SPLIT_FLOOR` of it is kept.
+    """
+    top, bottom = numerator.sum(axis=-1), denominator.sum(axis=-1)
+    known = np.isfinite(top) & np.isfinite(bottom)
+    ratio = np.where(known, top / np.maximum(bottom, np.finfo(float).tiny), 1.0)
+    return np.asarray(np.clip(ratio, SPLIT_FLOOR, 1.0), dtype=np.float64)
 
 
 @dataclass(frozen=True)

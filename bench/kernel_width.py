@@ -3,9 +3,11 @@
 For the cheapest model there is (a bare LogisticRegression, ~30 ns a row at 30 features), the
 explainer's time beside the pure model time on as many rows, and beside the floor that writing
 those masked rows sets (copying as many bytes in the same batches). 50 explained rows, 10
-baseline rows, the default budget (2d + 2048 coalitions), after a warm-up call; best of 5. For
-the default estimator (``stratified``, with its single-index control) and for
-``stratified_plain`` (the same strata without it).
+baseline rows, the default budget (2d + 2048 coalitions), after a warm-up call. The explainer, the
+model alone and the bare write are timed back to back in each of 9 rounds: the times printed are
+the best of the rounds, the ratios the medians of the rounds' ratios. For the default estimator
+(``stratified``, with its single-index control) and for ``stratified_plain`` (the same strata
+without it).
 
 Run: ``.venv/bin/python bench/kernel_width.py`` (about a minute).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -22,22 +25,35 @@ from explainops.explainers import KernelExplainer
 from explainops.explainers.coalitions import DEFAULT_BATCH_SIZE
 from explainops.explainers.kernel import default_num_samples
 
-REPEATS = 5
+PAIRS = 9
 N_EXPLAINED, N_BACKGROUND = 50, 10
 ESTIMATORS = ("stratified", "stratified_plain")
 
 
-def best(fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+@dataclass(frozen=True)
+class Width:
+    """One width's figures: best times, and the medians of the back-to-back ratios."""
+
+    n_rows: int  # the model rows of one explanation
+    explain_s: float
+    model_s: float
+    write_s: float
+    over_model: float  # median of explain / model
+    over_write: float  # median of (explain - model) / write
 
 
-def measure(n_features: int, estimator: str) -> tuple[int, float, float, float]:
-    """(model rows, explain s, model s, write s) for ``n_features`` features."""
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(n_features: int, estimator: str) -> Width:
+    """The explainer, the model alone and the bare write at ``n_features``, back to back.
+
+    Each of :data:`PAIRS` rounds times the three within a second or so, and the ratios are
+    taken round by round (this machine's timings move by up to 2x from minute to minute).
+    """
     rng = np.random.default_rng(0)
     data = rng.normal(size=(2000, n_features))
     target = (data[:, 0] + rng.normal(size=2000) > 0).astype(int)
@@ -53,10 +69,20 @@ def measure(n_features: int, estimator: str) -> tuple[int, float, float, float]:
     calls = -(-n_rows // DEFAULT_BATCH_SIZE)
     batch = rng.normal(size=(DEFAULT_BATCH_SIZE, n_features))
     target_rows = np.empty_like(batch)
-    explain_s = best(lambda: explainer.explain(predict, samples))
-    model_s = best(lambda: [predict(batch) for _ in range(calls)])
-    write_s = best(lambda: [np.copyto(target_rows, batch) for _ in range(calls)])
-    return n_rows, explain_s, model_s, write_s
+    explains, models, writes = [], [], []
+    for _ in range(PAIRS):
+        explains.append(timed(lambda: explainer.explain(predict, samples)))
+        models.append(timed(lambda: [predict(batch) for _ in range(calls)]))
+        writes.append(timed(lambda: [np.copyto(target_rows, batch) for _ in range(calls)]))
+    explain, alone, write = np.array(explains), np.array(models), np.array(writes)
+    return Width(
+        n_rows,
+        float(explain.min()),
+        float(alone.min()),
+        float(write.min()),
+        float(np.median(explain / alone)),
+        float(np.median((explain - alone) / write)),
+    )
 
 
 def main() -> None:
@@ -66,11 +92,11 @@ def main() -> None:
     )
     for estimator in ESTIMATORS:
         for n_features in (30, 100, 300):
-            n_rows, explain_s, model_s, write_s = measure(n_features, estimator)
+            width = measure(n_features, estimator)
             print(
-                f"{estimator:<17} {n_features:>4} {n_rows:>11,} {explain_s:>10.3f} "
-                f"{model_s:>8.3f} {write_s:>8.3f} {explain_s / model_s:>14.2f} "
-                f"{(explain_s - model_s) / write_s:>22.2f}"
+                f"{estimator:<17} {n_features:>4} {width.n_rows:>11,} {width.explain_s:>10.3f} "
+                f"{width.model_s:>8.3f} {width.write_s:>8.3f} {width.over_model:>14.2f} "
+                f"{width.over_write:>22.2f}"
             )
 
 

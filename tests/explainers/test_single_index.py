@@ -312,7 +312,7 @@ def _whole_part_game(n_rows: int) -> _WholePart:
     assert control is not None, "the premise: a design with a control"
     values = solver.solve(centred, delta)
     stack = _Stack.of([control.whole])
-    game = stack.game([centred], delta[None], values[None])
+    game = stack.game([control.whole.at_pairs(centred)], delta[None], values[None])
     return _WholePart(design, weights, centred, delta, solver, control.whole, stack, values, game)
 
 
@@ -562,7 +562,9 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
     np.testing.assert_allclose(game.multiplier[0], multiplier, atol=1e-12)
     residuals = centred - values @ masks.T
     np.testing.assert_allclose(
-        part.residual_sum(centred, values), np.einsum("nkc,c->nk", residuals**2, w), atol=1e-12
+        part.residual_sum(*part.at_pairs(centred), values),
+        np.einsum("nkc,c->nk", residuals**2, w),
+        atol=1e-12,
     )
     stacked, _ = stack._fit_once(game, weights[None])
     fitted = stacked.stratum(0)
@@ -572,6 +574,29 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
         for i, p in enumerate(POWERS)
     )
     np.testing.assert_allclose(part.game_at(fitted), long_way, atol=1e-12)
+    # the solver's values of the control game from its values at the pairs alone
+    full = fitted.full
+    np.testing.assert_allclose(
+        part.solve_pairs(*part.pair_game(fitted), full),
+        part.solver.solve(long_way, full),
+        atol=1e-12,
+    )
+
+
+def test_a_halfs_pairs_read_from_the_whole_design_are_those_of_its_own_values() -> None:
+    # given a stratum's control and a game's values at the whole design's coalitions
+    design, _, centred, _ = _logistic_game(16, 300, 3)
+    control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
+    assert control is not None, "the premise: a design with a control"
+    for half in (0, 1):
+        part, kept = control.halves[half]
+        # when each half's pairs are read straight from the whole design's values
+        first, second = control.half_pairs(centred, half)
+        # then they are the half's own values at its pairs, exactly (the same entries, copied)
+        own_first, own_second = part.at_pairs(centred[..., kept])
+        np.testing.assert_array_equal(first, own_first)
+        np.testing.assert_array_equal(second, own_second)
+        np.testing.assert_array_equal(part.pair_masks, design.masks[kept[part.firsts]])
 
 
 def test_a_design_not_in_complementary_pairs_gets_no_control() -> None:

@@ -306,6 +306,8 @@ class _Part:
     kkt_values: FloatArray  # (d, d): K
     kkt_offset: FloatArray  # (d,): o
     kkt_corner: float  # m
+    pair_operator: FloatArray  # (h, d): the solver's columns at the firsts less the complements'
+    complement_operator: FloatArray  # (d,): the sum of its columns at the complements
 
     @classmethod
     def of(cls, design: KernelDesign, solver: KernelSolver) -> _Part | None:
@@ -331,29 +333,57 @@ class _Part:
             inverse[:d, :d],
             inverse[:d, d],
             corner,
+            np.ascontiguousarray((solver.operator[:, firsts] - solver.operator[:, complements]).T),
+            solver.operator[:, complements].sum(axis=1),
         )
 
-    def game_at(self, control: ControlGame) -> FloatArray:
-        """One stratum's control game at each of this design's coalitions: (n, k, c).
+    def pair_game(self, control: ControlGame) -> tuple[FloatArray, FloatArray]:
+        """One stratum's control game at the pairs: (n, k, h) at each first coalition, and (n, k).
 
         At a complement the centred index u is -u: g = sum_p a_p (-u^p - s^p) = -g(first) - 2
-        sum_p a_p s^p.
+        sum_p a_p s^p, the second array less the first coalition's value.
         """
         shift = control.shift[..., None]
         index = _rows_times(control.beta, self.pair_masks.T) + shift
         first = _combine(_powers(index, shift), control.coefficients)
         at_shift = _combine(_odd_powers(control.shift), control.coefficients)
+        return first, -2.0 * at_shift
+
+    def game_at(self, control: ControlGame) -> FloatArray:
+        """One stratum's control game at each of this design's coalitions: (n, k, c)."""
+        first, pair_sum = self.pair_game(control)
         game = np.empty((*first.shape[:-1], self.design.masks.shape[0]))
         game[..., self.firsts] = first
-        game[..., self.complements] = -first - 2.0 * at_shift[..., None]
+        game[..., self.complements] = pair_sum[..., None] - first
         return game
 
-    def residual_sum(self, centred: FloatArray, values: FloatArray) -> FloatArray:
-        """The weighted sum of squares (n, k) of the order-1 fit's residuals."""
+    def solve_pairs(self, first: FloatArray, pair_sum: FloatArray, full: FloatArray) -> FloatArray:
+        """The solver's values (n, k, d) of a game given at the pairs, as :meth:`pair_game` gives.
+
+        With y = ``first`` at each pair's first coalition and ``pair_sum`` - y at its complement,
+        y @ (A_first - A_complement)^T + pair_sum (sum of A_complement) + full offset: the same
+        as the solver's on the game written out at every coalition, with half the products.
+        """
+        values = _rows_times(first, self.pair_operator)
+        values += pair_sum[..., None] * self.complement_operator
+        values += full[..., None] * self.solver.offset
+        return np.asarray(values, dtype=np.float64)
+
+    def at_pairs(self, game: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """A game (n, k, c) at each pair's first coalition and at its complement: (n, k, h) each."""
+        return game[..., self.firsts], game[..., self.complements]
+
+    def residual_sum(self, first: FloatArray, second: FloatArray, values: FloatArray) -> FloatArray:
+        """The weighted sum of squares (n, k) of the order-1 fit's residuals.
+
+        ``first``, ``second`` (n, k, h): the game at each pair's first coalition and at its
+        complement (:meth:`at_pairs`); ``values`` (n, k, d): the fit's.
+        """
         fitted = _rows_times(values, self.pair_masks.T)  # at the complement: the sum, less it
-        first = centred[..., self.firsts] - fitted
-        second = centred[..., self.complements] - (values.sum(axis=-1)[..., None] - fitted)
-        squares = first * first + second * second
+        residual = first - fitted
+        squares = residual * residual
+        residual = second - (values.sum(axis=-1)[..., None] - fitted)
+        squares += residual * residual
         return np.asarray(_rows_times(squares, self.pair_weights[:, None]))[..., 0]
 
 
@@ -396,17 +426,23 @@ class _Stack:
             np.array([part.kkt_corner for part in parts]),
         )
 
-    def game(self, centred: Sequence[FloatArray], delta: FloatArray, values: FloatArray) -> _Game:
-        """The strata's games, from each one's centred values (n, k, c_s).
+    def game(
+        self,
+        pairs: Sequence[tuple[FloatArray, FloatArray]],
+        delta: FloatArray,
+        values: FloatArray,
+    ) -> _Game:
+        """The strata's games, from each one's centred values at its pairs (n, k, h_s) twice.
 
-        ``delta`` (S, n, k): their full values; ``values`` (S, n, k, d): their order-1 values.
+        ``pairs``: each stratum's values at its pairs' first coalitions and at their complements
+        (:meth:`_Part.at_pairs`); ``delta`` (S, n, k): their full values; ``values`` (S, n, k,
+        d): their order-1 values.
         """
         shape = (*values.shape[:-1], self.pair_weights.shape[1])
         difference, total = np.zeros(shape), np.zeros(shape)
         projected = np.empty(values.shape)
-        for position, (part, game) in enumerate(zip(self.parts, centred, strict=True)):
+        for position, (part, (first, second)) in enumerate(zip(self.parts, pairs, strict=True)):
             n_pairs = part.firsts.shape[0]
-            first, second = game[..., part.firsts], game[..., part.complements]
             own_difference = np.subtract(first, second, out=difference[position, ..., :n_pairs])
             np.add(first, second, out=total[position, ..., :n_pairs])
             # M^T W y over the pairs: (W (y - y')) z + the sum of w y', the same for every
@@ -576,6 +612,15 @@ class SingleIndexControl:
             halves.append((part, kept))
         return cls(whole, (halves[0], halves[1]))
 
+    def half_pairs(self, centred: FloatArray, half: int) -> tuple[FloatArray, FloatArray]:
+        """The whole design's values (n, k, c) at half ``half``'s pairs: (n, k, h) each.
+
+        At each of the half's first coalitions and at its complement, as the half's
+        :meth:`_Part.at_pairs` of them, read from the whole design's values at once.
+        """
+        part, kept = self.halves[half]
+        return centred[..., kept[part.firsts]], centred[..., kept[part.complements]]
+
     def plain_values(self, centred: FloatArray, delta: FloatArray) -> Starts:
         """The order-1 values (n, k, d) of the whole design and of each half."""
         first, second = (part.solver.solve(centred[..., kept], delta) for part, kept in self.halves)
@@ -618,8 +663,10 @@ class SingleIndexControl:
         variance the whole design's own fit carries (see the module's docstring).
         """
         first, second = half_controls
-        game = self.whole.game_at(first) - self.whole.game_at(second)
-        difference = self.whole.solver.solve(game, first.full - second.full)
+        (at_first, first_sum), (at_second, second_sum) = map(self.whole.pair_game, half_controls)
+        difference = self.whole.solve_pairs(
+            at_first - at_second, first_sum - second_sum, first.full - second.full
+        )
         difference -= first.values() - second.values()
         return np.asarray(difference * difference / 4.0, dtype=np.float64)
 
@@ -652,19 +699,24 @@ class SingleIndexControl:
         for fitted, applied in ((0, 1), (1, 0)):
             control = half_controls[fitted]
             other, other_kept = self.halves[applied]
-            observed = centred[..., other_kept]
-            rest = observed - other.game_at(control)
+            at_first, pair_sum = other.pair_game(control)
+            observed_first, observed_second = self.half_pairs(centred, applied)
+            rest_first = observed_first - at_first
+            rest_second = observed_second - (pair_sum[..., None] - at_first)
+            rest = np.empty((*delta.shape, other_kept.shape[0]))
+            rest[..., other.firsts] = rest_first
+            rest[..., other.complements] = rest_second
             rest_values = other.solver.solve(rest, delta - control.full)
             if alone:
                 errors = other.solver.standard_errors(rest, rest_values, other.design)
                 variance += errors**2
             if measured:
                 half_errors = other.solver.standard_errors(
-                    observed, own.halves[applied], other.design
+                    centred[..., other_kept], own.halves[applied], other.design
                 )
                 split_variance += half_errors**2
-            residuals[0] += other.residual_sum(observed, own.halves[applied])
-            residuals[1] += other.residual_sum(rest, rest_values)
+            residuals[0] += other.residual_sum(observed_first, observed_second, own.halves[applied])
+            residuals[1] += other.residual_sum(rest_first, rest_second, rest_values)
         kept_control = residuals[1] < residuals[0]  # (n, k)
         plain = own.whole
         values = np.where(kept_control[..., None], values, plain)
@@ -785,13 +837,20 @@ class ControlStack:
         own: Sequence[Starts],
     ) -> tuple[FloatArray, tuple[ControlGame, ControlGame]]:
         """The adjusted values (S, n, k, d) and each half's control of a block of rows."""
-        game = self.whole.game(centred, delta, np.stack([plain.whole for plain in own]))
+        game = self.whole.game(
+            [
+                part.at_pairs(values_of)
+                for part, values_of in zip(self.whole.parts, centred, strict=True)
+            ],
+            delta,
+            np.stack([plain.whole for plain in own]),
+        )
         values, _ = self.whole.fit(game, None if starts is None else starts.whole)
         assert values is not None
         controls = []
         for fitted in (0, 1):
-            held = [  # each stratum's values at its half's coalitions
-                values_of[..., control.halves[fitted][1]]
+            held = [  # each stratum's values at its half's pairs
+                control.half_pairs(values_of, fitted)
                 for control, values_of in zip(self.controls, centred, strict=True)
             ]
             half_values = np.stack([plain.halves[fitted] for plain in own])

@@ -338,10 +338,10 @@ class _Part:
         )
 
     def pair_game(self, control: ControlGame) -> tuple[FloatArray, FloatArray]:
-        """One stratum's control game at the pairs: (n, k, h) at each first coalition, and (n, k).
+        """One stratum's control game at each pair's first coalition (n, k, h), and each pair's sum.
 
-        At a complement the centred index u is -u: g = sum_p a_p (-u^p - s^p) = -g(first) - 2
-        sum_p a_p s^p, the second array less the first coalition's value.
+        At a complement the centred index u is -u, so g(S') = sum_p a_p (-u^p - s^p) = -g(S) - 2
+        sum_p a_p s^p: the pair's sum g(S) + g(S') (n, k) is the same for every pair.
         """
         shift = control.shift[..., None]
         index = _rows_times(control.beta, self.pair_masks.T) + shift

@@ -574,6 +574,8 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
         for i, p in enumerate(POWERS)
     )
     np.testing.assert_allclose(part.game_at(fitted), long_way, atol=1e-12)
+    # a game read at the pairs and written out again is the same game, entry for entry
+    np.testing.assert_array_equal(part.written_out(*part.at_pairs(centred)), centred)
     # the solver's values of the control game from its values at the pairs alone
     full = fitted.full
     np.testing.assert_allclose(

@@ -352,9 +352,17 @@ class _Part:
     def game_at(self, control: ControlGame) -> FloatArray:
         """One stratum's control game at each of this design's coalitions: (n, k, c)."""
         first, pair_sum = self.pair_game(control)
+        return self.written_out(first, pair_sum[..., None] - first)
+
+    def written_out(self, first: FloatArray, second: FloatArray) -> FloatArray:
+        """A game given at the pairs (n, k, h) twice, at each of this design's coalitions (n, k, c).
+
+        The inverse of :meth:`at_pairs`: ``first`` at each pair's first coalition, ``second`` at
+        its complement.
+        """
         game = np.empty((*first.shape[:-1], self.design.masks.shape[0]))
         game[..., self.firsts] = first
-        game[..., self.complements] = pair_sum[..., None] - first
+        game[..., self.complements] = second
         return game
 
     def solve_pairs(self, first: FloatArray, pair_sum: FloatArray, full: FloatArray) -> FloatArray:
@@ -703,9 +711,7 @@ class SingleIndexControl:
             observed_first, observed_second = self.half_pairs(centred, applied)
             rest_first = observed_first - at_first
             rest_second = observed_second - (pair_sum[..., None] - at_first)
-            rest = np.empty((*delta.shape, other_kept.shape[0]))
-            rest[..., other.firsts] = rest_first
-            rest[..., other.complements] = rest_second
+            rest = other.written_out(rest_first, rest_second)
             rest_values = other.solver.solve(rest, delta - control.full)
             if alone:
                 errors = other.solver.standard_errors(rest, rest_values, other.design)

@@ -9,7 +9,12 @@ import pytest
 
 from explainops.explainers import ExactExplainer, KernelExplainer
 from explainops.explainers.coalition_design import InteractionBasis, KernelSolver, kernel_design
-from explainops.explainers.strata import assign_strata, fitting_order
+from explainops.explainers.kernel import DEFAULT_BATCH_SIZE, Estimator
+from explainops.explainers.strata import (
+    _order_at,
+    assign_strata,
+    fitting_order,
+)
 
 from .brute_force import shapley_table
 from .conftest import interacting_problem
@@ -93,11 +98,19 @@ def test_each_baseline_row_gets_a_design_of_its_own_up_to_32_strata() -> None:
     assert sum(stratum.weight for stratum in strata) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("budget", [22, 64, 300, 700])
-def test_values_add_up_to_the_prediction_at_every_budget(budget: int) -> None:
-    # given sampled budgets from 2d + 2 to one where the order-3 fit is used
+@pytest.mark.parametrize(
+    ("budget", "estimator"),
+    [
+        *((budget, "stratified") for budget in (22, 64, 300, 700)),
+        *((budget, "stratified_plain") for budget in (300, 700)),
+    ],
+)
+def test_values_add_up_to_the_prediction_at_every_budget(budget: int, estimator: Estimator) -> None:
+    # given sampled budgets from 2d + 2 up, fitted at order 1 with the control (the default) and
+    # at order 3 (stratified_plain from 263 coalitions on 10 features)
     predict, baseline, samples, _ = interacting_problem()
-    explanation = KernelExplainer(baseline, num_samples=budget, seed=3).explain(predict, samples)
+    explainer = KernelExplainer(baseline, num_samples=budget, seed=3, estimator=estimator)
+    explanation = explainer.explain(predict, samples)
     # then every row's values add up to its prediction minus the base value
     assert explanation.additivity_error() < 1e-9, f"additivity at {budget} coalitions"
 
@@ -142,16 +155,24 @@ def test_error_shrinks_as_the_budget_grows() -> None:
     assert errors[2] < 0.1 * errors[0], f"800 coalitions should be far better than 40: {errors}"
 
 
-def test_results_depend_on_seed_only_not_on_batching_or_splits() -> None:
-    # given one seed and very different model batch sizes and sample splits
+@pytest.mark.parametrize("estimator", ["stratified", "stratified_plain"])
+def test_results_depend_on_seed_only_not_on_batching_or_splits(estimator: Estimator) -> None:
+    # given one seed and very different model batch sizes and sample splits, at a budget fitted
+    # at order 1 with the control (the default) and at order 3 (stratified_plain)
     predict, baseline, samples, _ = interacting_problem()
-    whole = KernelExplainer(baseline, num_samples=300, seed=5).explain(predict, samples)
-    tiny = KernelExplainer(baseline, num_samples=300, seed=5, batch_size=7).explain(
-        predict, samples
-    )
-    explainer = KernelExplainer(baseline, num_samples=300, seed=5)
-    halves = [explainer.explain(predict, part).values for part in (samples[:3], samples[3:])]
-    other = KernelExplainer(baseline, num_samples=300, seed=6).explain(predict, samples)
+
+    def explainer(seed: int = 5, batch_size: int = DEFAULT_BATCH_SIZE) -> KernelExplainer:
+        return KernelExplainer(
+            baseline, num_samples=300, seed=seed, estimator=estimator, batch_size=batch_size
+        )
+
+    weights = np.full(baseline.shape[0], 1 / baseline.shape[0])
+    strata = explainer().strata_for(baseline.shape[1], weights, use_logit=False)
+    assert all((stratum.solver.basis is None) == (estimator == "stratified") for stratum in strata)
+    whole = explainer().explain(predict, samples)
+    tiny = explainer(batch_size=7).explain(predict, samples)
+    halves = [explainer().explain(predict, part).values for part in (samples[:3], samples[3:])]
+    other = explainer(seed=6).explain(predict, samples)
     # then nothing changes (to 1e-12: matrix products of other shapes may round otherwise)
     np.testing.assert_allclose(tiny.values, whole.values, atol=1e-12, err_msg="batch size")
     np.testing.assert_allclose(np.concatenate(halves), whole.values, atol=1e-12, err_msg="split")
@@ -205,3 +226,9 @@ def test_strata_and_fitting_order() -> None:
     assert fitting_order(12, 400, 10) == 1, "too few coalitions per coefficient"
     assert fitting_order(10, 2**10 - 2, 10) == 1, "exact anyway"
     assert fitting_order(30, 4096, 10) == 1, "4,525 coefficients"
+    # and 6 where the order-1 fit would carry the single-index controls
+    assert fitting_order(16, 2048, 10, controlled=True) == 1, "696 coefficients: 2.9 a coefficient"
+    assert fitting_order(16, 4176, 10, controlled=True) == 3, "6.0 coalitions a coefficient"
+    assert fitting_order(12, 2048, 10, controlled=True) == 3, "6.9 coalitions a coefficient"
+    # as the rounds of num_samples="auto" decide too, where the controls fit in memory
+    assert _order_at(16, 10, True, 2048) == 1 and _order_at(16, 10, False, 2048) == 3

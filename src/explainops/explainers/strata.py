@@ -13,8 +13,9 @@ coalition, and depend only on (seed, stratum, budget), never on how samples are 
 
 Each stratum's game is then fitted by Kernel SHAP's regression, of order 3 (with triples of
 features, :class:`~explainops.explainers.coalition_design.InteractionBasis`) where the budget has
-:data:`COALITIONS_PER_COEFFICIENT` coalitions per coefficient, else of order 1, with a
-single-index control variate where the stratum has enough sampled pairs
+:data:`COALITIONS_PER_COEFFICIENT` coalitions per coefficient
+(:data:`CONTROLLED_COALITIONS_PER_COEFFICIENT` where the order-1 fit would carry the controls),
+else of order 1, with a single-index control variate where the stratum has enough sampled pairs
 (:mod:`explainops.explainers.single_index`).
 """
 
@@ -44,6 +45,14 @@ MAX_STRATA = 32
 # The order-3 fit needs this many coalitions per coefficient (at 0.7 its error on 16 features
 # was 1.4x that of order 1; from 1.5 up it was lower on every bench problem).
 COALITIONS_PER_COEFFICIENT = 1.5
+# ... and this many where the order-1 fit would carry the single-index controls, which take out
+# much of what the triples fit. Over 10 seeds (bench/kernel_accuracy.py), order 1 with the
+# control had 0.55-0.84x the order-3 fit's RMSE at 1.7-5.4 coalitions per coefficient (gbm12 at
+# 512, mlp16 at 2048, logit13 at 2048), 1.14x on mlp16 at 5.9 (4096), 1.56x on gbm12 at 6.9
+# (2048) and 0.63x on logit13 at 10.9 (4096): no threshold suits every model. From 6 on, the
+# largest loss either way is 1.6x; below it, order 1 is also 2.6-7.3x faster, and the order-3 fit's
+# jackknife is too wide on mlp16 (95% intervals covered 98.6% at 2048, order 1's 95.1%).
+CONTROLLED_COALITIONS_PER_COEFFICIENT = 6.0
 # Bound on the order-3 basis: d + C(d, 2) + C(d, 3) coefficients (up to d = 18).
 MAX_ORDER3_COEFFICIENTS = 1000
 # Bound on the entries of the order-3 coefficient operators (p x c) of all strata together.
@@ -53,21 +62,33 @@ MAX_COEFFICIENT_ENTRIES = 40_000_000
 MAX_CONTROL_ENTRIES = 20_000_000
 
 
-def fitting_order(n_features: int, num_samples: int, n_strata: int) -> int:
+def fitting_order(
+    n_features: int, num_samples: int, n_strata: int, controlled: bool = False
+) -> int:
     """3 where the budget and memory afford the order-3 fit, else 1 (see the module's notes).
+
+    ``controlled``: the order-1 fit would carry the single-index controls (asked for, and
+    :func:`controls_affordable`); the order-3 fit then needs
+    :data:`CONTROLLED_COALITIONS_PER_COEFFICIENT` coalitions per coefficient, else
+    :data:`COALITIONS_PER_COEFFICIENT`.
 
     Examples
     --------
     >>> from explainops.explainers.strata import fitting_order
     >>> fitting_order(12, 2048, 10), fitting_order(12, 400, 10), fitting_order(30, 4096, 10)
     (3, 1, 1)
+    >>> fitting_order(16, 2048, 10), fitting_order(16, 2048, 10, controlled=True)
+    (3, 1)
 
     """
     size = InteractionBasis(n_features, order=3).size
     if num_samples >= 2**n_features - 2:  # every coalition: exact at any order, 1 is cheapest
         return 1
     affordable = n_strata * size * num_samples <= MAX_COEFFICIENT_ENTRIES
-    enough = num_samples >= COALITIONS_PER_COEFFICIENT * size
+    per_coefficient = (
+        CONTROLLED_COALITIONS_PER_COEFFICIENT if controlled else COALITIONS_PER_COEFFICIENT
+    )
+    enough = num_samples >= per_coefficient * size
     return 3 if size <= MAX_ORDER3_COEFFICIENTS and affordable and enough else 1
 
 
@@ -144,10 +165,10 @@ class StratifiedDesigns:
         (while the controls of all strata together hold at most :data:`MAX_CONTROL_ENTRIES`).
         """
         groups = assign_strata(weights, min(n_strata, weights.shape[0]))
-        order = fitting_order(self.n_features, self.num_samples, len(groups))
         controlled = controlled and controls_affordable(
             len(groups), self.n_features, self.num_samples
         )
+        order = fitting_order(self.n_features, self.num_samples, len(groups), controlled)
         result = []
         for stratum, rows, weight in groups:
             design, solver = self.design(stratum, order)
@@ -156,12 +177,15 @@ class StratifiedDesigns:
         return result
 
 
-def _order_at(n_features: int, n_strata: int, budget: int) -> int:
-    """:func:`fitting_order` with the budget last, to make a picklable partial of it.
+def _order_at(n_features: int, n_strata: int, controlled: bool, budget: int) -> int:
+    """:func:`fitting_order` of a round, with the budget last, to make a picklable partial of it.
 
-    Explainers go to Dask workers with their designs, so a round's order function must pickle.
+    ``controlled``: the controls are asked for (the round has them where they are affordable at
+    its budget, as :meth:`AdaptiveStratum.at` decides). Explainers go to Dask workers with their
+    designs, so a round's order function must pickle.
     """
-    return fitting_order(n_features, budget, n_strata)
+    affordable = controls_affordable(n_strata, n_features, budget)
+    return fitting_order(n_features, budget, n_strata, controlled and affordable)
 
 
 def stratum_seed(seed: Seed, stratum: int) -> Seed:
@@ -237,7 +261,7 @@ class AdaptiveStrata:
                     self.max_samples,
                     stratum_seed(self.seed, stratum),
                     enumerate_singletons=True,
-                    order=partial(_order_at, self.n_features, len(groups)),
+                    order=partial(_order_at, self.n_features, len(groups), controlled),
                 )
                 self._strata[key] = AdaptiveStratum(rows, weight, designs, controlled, len(groups))
             cached = self._strata[key]

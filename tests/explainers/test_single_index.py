@@ -15,6 +15,7 @@ from explainops.explainers.coalition_design import KernelDesign, KernelSolver, k
 from explainops.explainers.single_index import (
     CONTROL_RIDGE,
     MIN_PAIRS_FOR_CONTROL,
+    OPTIMISM_CLIP,
     POWERS,
     SPLIT_FLOOR,
     SPLIT_MEASURED_BELOW,
@@ -26,6 +27,7 @@ from explainops.explainers.single_index import (
     complementary_pairs,
     half_design,
     noise_factor,
+    optimism_factor,
     pooled_starts,
     power_values,
     split_factor,
@@ -501,6 +503,81 @@ def test_with_halves_too_small_each_halfs_control_is_judged_on_the_whole_design(
         controlled = np.any(values != control.plain_values(centred, delta).whole, axis=-1)
         assert controlled.any(), "the premise: rows keep the control"
         np.testing.assert_array_equal(errors[controlled], np.sqrt(calls[0])[controlled])
+
+
+def test_the_optimism_factor_turns_the_halves_ratio_into_the_whole_designs() -> None:
+    # given held-out over in-sample ratios R = (1 + x) / (1 - x) of the halves' fits (x = p / m)
+    x = np.array([0.0, 0.2, 0.5, 0.8])
+    in_sample = np.ones((1, 4))
+    held_out = (1 + x) / (1 - x) * in_sample
+    # then the whole design, on twice the pairs (y = x / 2), is scaled by (1 + y) / (1 - y)
+    y = x / 2
+    np.testing.assert_allclose(optimism_factor(held_out, in_sample)[0], (1 + y) / (1 - y))
+    # and a ratio below 1 is no optimism, one without bound is clipped, an unknown stays unknown
+    edge = optimism_factor(np.array([[0.5, 1.0, np.nan]]), np.array([[1.0, 0.0, 1.0]]))[0]
+    top = OPTIMISM_CLIP / 2
+    np.testing.assert_allclose(edge[:2], [1.0, (1 + top) / (1 - top)])
+    assert np.isnan(edge[2])
+
+
+def test_with_saturated_halves_the_errors_are_the_whole_designs_scaled_by_the_optimism(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given strata whose halves have 16-27 pairs for 14 features, and one with 67 for 16
+    calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def spy(held_out: np.ndarray, in_sample: np.ndarray) -> np.ndarray:
+        calls.append((held_out, in_sample, optimism_factor(held_out, in_sample)))
+        return calls[-1][2]
+
+    for n_features, num_samples, saturated in ((14, 120, True), (16, 300, False)):
+        design, _, centred, delta = _logistic_game(n_features, num_samples, 6)
+        control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
+        assert control is not None and control.halves_fit_alone, "the premise"
+        assert control.halves_saturated is saturated, "the premise"
+        calls.clear()
+        monkeypatch.setattr(single_index, "optimism_factor", spy)
+        values, errors = control.estimate(centred, delta)
+        # when the same rows are estimated with the optimism left in (a factor of 1)
+        monkeypatch.setattr(
+            single_index, "optimism_factor", lambda held_out, in_sample: np.ones(held_out.shape)
+        )
+        raw_values, raw_errors = control.estimate(centred, delta)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(values, raw_values)
+        if not saturated:  # then halves of enough pairs keep the cross-fitted errors
+            assert not calls
+            continue
+        # then the rows that keep the control have the in-sample errors times the factor's root,
+        # a factor above 1 where the halves' held-out residuals vary more than their own
+        held_out, in_sample, factor = calls[0]
+        assert held_out.shape == in_sample.shape == values.shape[:-1]
+        controlled = np.any(values != control.plain_values(centred, delta).whole, axis=-1)
+        assert controlled.any() and (held_out > in_sample)[controlled].all()
+        np.testing.assert_allclose(
+            errors[controlled], (raw_errors * np.sqrt(factor)[..., None])[controlled], rtol=1e-12
+        )
+        np.testing.assert_array_equal(errors[~controlled], raw_errors[~controlled])
+
+
+def test_its_standard_errors_cover_the_exact_values_with_saturated_halves() -> None:
+    # given 20 seeds of the logistic problem at 100 coalitions: 19 pairs a half for 12 features
+    predict, baseline, samples, exact = _logistic_problem()
+    covered = []
+    for seed in range(20):
+        explainer = KernelExplainer(baseline, num_samples=100, seed=seed)
+        weights = np.full(baseline.shape[0], 1 / baseline.shape[0])
+        strata = explainer.strata_for(N_FEATURES, weights, use_logit=False)
+        assert all(
+            stratum.control is not None and stratum.control.halves_saturated for stratum in strata
+        ), "the premise"
+        explanation = explainer.explain(predict, samples)
+        assert explanation.standard_errors is not None
+        covered.append(np.abs(explanation.values - exact) <= 1.96 * explanation.standard_errors)
+    # then the errors hold the exact values as often as they claim (measured 0.955; 0.971 with the
+    # cross-fitted errors of halves that fit alone)
+    coverage = float(np.mean(covered))
+    assert 0.93 <= coverage <= 0.97, f"coverage {coverage:.3f}"
 
 
 def test_the_whole_design_variance_is_the_jackknife_of_what_each_control_leaves() -> None:

@@ -850,6 +850,16 @@ class CrossFit:
     kept_control: npt.NDArray[np.bool_]
     optimism: tuple[FloatArray, FloatArray] | None
 
+    def scaled_errors(self, factor: FloatArray | None) -> FloatArray:
+        """The errors, those of the kept rows scaled by the square root of ``factor`` (n, k).
+
+        Only where :attr:`optimism` is set; the errors as they are otherwise.
+        """
+        if self.optimism is None or factor is None:
+            return self.errors
+        scale = np.where(self.kept_control, np.sqrt(factor), 1.0)
+        return np.asarray(self.errors * scale[..., None], dtype=np.float64)
+
 
 @dataclass(frozen=True)
 class ControlStack:
@@ -884,9 +894,11 @@ class ControlStack:
         """Each stratum's values and standard errors (n, k, d), as if estimated alone.
 
         From each stratum's centred coalition values (n, k, c_s) and full values (n, k), the same
-        as :meth:`SingleIndexControl.estimate` of each (to rounding). ``starts``: the first
-        indices of every stratum's fits (:func:`pooled_starts`); None: each design's own.
-        ``own``: each stratum's :meth:`SingleIndexControl.plain_values`, when already solved.
+        as :meth:`SingleIndexControl.estimate` of each (to rounding), but for the standard errors
+        of strata whose halves are :attr:`~SingleIndexControl.halves_saturated`: their optimism
+        is pooled over those strata, row by row. ``starts``: the first indices of every stratum's
+        fits (:func:`pooled_starts`); None: each design's own. ``own``: each stratum's
+        :meth:`SingleIndexControl.plain_values`, when already solved.
         """
         if own is None:
             own = [
@@ -922,19 +934,13 @@ class ControlStack:
         # the saturated strata's optimism, pooled over them: each row's own, far steadier than
         # one stratum's (the strata differ in their designs and baseline rows, not their model)
         pooled = [fit.optimism for fit in crossed if fit.optimism is not None]
+        factor = None
         if pooled:
-            factor = np.sqrt(
-                optimism_factor(
-                    np.sum([out for out, _ in pooled], axis=0),
-                    np.sum([own for _, own in pooled], axis=0),
-                )
+            factor = optimism_factor(
+                np.sum([held_out for held_out, _ in pooled], axis=0),
+                np.sum([in_sample for _, in_sample in pooled], axis=0),
             )
-            for fit in crossed:
-                if fit.optimism is not None:
-                    fit.errors[...] = np.where(
-                        fit.kept_control[..., None], fit.errors * factor[..., None], fit.errors
-                    )
-        return [(fit.values, fit.errors) for fit in crossed]
+        return [(fit.values, fit.scaled_errors(factor)) for fit in crossed]
 
     def _fit_block(
         self,

@@ -404,16 +404,17 @@ class _Part:
         """A game (n, k, c) at each pair's first coalition and at its complement: (n, k, h) each."""
         return game[..., self.firsts], game[..., self.complements]
 
-    def rest_pairs(
-        self, control: ControlGame, first: FloatArray, second: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """What ``control`` leaves of the game at the pairs: (n, k, h) each.
+    def errors_left_by(
+        self, control: ControlGame, centred: FloatArray, delta: FloatArray
+    ) -> FloatArray:
+        """The jackknife errors (n, k, d) of Kernel SHAP of what ``control`` leaves of a game.
 
-        ``first``, ``second``: the game at each pair's first coalition and its complement
-        (:meth:`at_pairs`).
+        ``centred`` (n, k, c): the game at this design's coalitions; ``delta`` (n, k): its full
+        value. The control is held fixed.
         """
-        at_first, pair_sum = self.pair_game(control)
-        return first - at_first, second - (pair_sum[..., None] - at_first)
+        rest = centred - self.game_at(control)
+        rest_values = self.solver.solve(rest, delta - control.full)
+        return self.solver.standard_errors(rest, rest_values, self.design)
 
     def residual_sum(self, first: FloatArray, second: FloatArray, values: FloatArray) -> FloatArray:
         """The weighted sum of squares (n, k) of the order-1 fit's residuals.
@@ -686,6 +687,11 @@ class SingleIndexControl:
         return stack.estimate([centred], [delta], starts, None if own is None else [own])[0]
 
     @property
+    def fewest_half_pairs(self) -> int:
+        """The sampled pairs of the half that has fewer."""
+        return min(int(part.design.draws.shape[0]) for part, _ in self.halves)
+
+    @property
     def halves_fit_alone(self) -> bool:
         """Whether each half has the sampled pairs a control needs, and one a feature or more.
 
@@ -693,8 +699,7 @@ class SingleIndexControl:
         too noisy for the linearised coefficient noise (:meth:`coefficient_noise`) to hold.
         """
         n_features = self.whole.design.masks.shape[1]
-        fewest = min(int(part.design.draws.shape[0]) for part, _ in self.halves)
-        return fewest >= max(MIN_PAIRS_FOR_CONTROL, int(n_features))
+        return self.fewest_half_pairs >= max(MIN_PAIRS_FOR_CONTROL, int(n_features))
 
     @property
     def halves_saturated(self) -> bool:
@@ -705,8 +710,7 @@ class SingleIndexControl:
         overstates the reported estimate's (see :func:`optimism_factor`).
         """
         n_features = self.whole.design.masks.shape[1]
-        fewest = min(int(part.design.draws.shape[0]) for part, _ in self.halves)
-        return self.halves_fit_alone and fewest < OPTIMISM_BELOW * n_features
+        return self.halves_fit_alone and self.fewest_half_pairs < OPTIMISM_BELOW * n_features
 
     def coefficient_noise(self, half_controls: tuple[ControlGame, ControlGame]) -> FloatArray:
         """The control's coefficient noise B / n^2 (n, k, d) in the whole design's estimate.
@@ -763,20 +767,20 @@ class SingleIndexControl:
         for fitted, applied in ((0, 1), (1, 0)):
             control = half_controls[fitted]
             other, other_kept = self.halves[applied]
+            at_first, pair_sum = other.pair_game(control)
             observed_first, observed_second = self.half_pairs(centred, applied)
-            rest_first, rest_second = other.rest_pairs(control, observed_first, observed_second)
+            rest_first = observed_first - at_first
+            rest_second = observed_second - (pair_sum[..., None] - at_first)
             rest = other.written_out(rest_first, rest_second)
             rest_values = other.solver.solve(rest, delta - control.full)
             if alone:
                 errors = other.solver.standard_errors(rest, rest_values, other.design)
                 variance += errors**2
             if saturated:  # the same half's jackknife with the control fitted on it
-                fitted_here = half_controls[applied]
-                own_rest = other.written_out(
-                    *other.rest_pairs(fitted_here, observed_first, observed_second)
+                own_errors = other.errors_left_by(
+                    half_controls[applied], centred[..., other_kept], delta
                 )
-                own_values = other.solver.solve(own_rest, delta - fitted_here.full)
-                in_sample += other.solver.standard_errors(own_rest, own_values, other.design) ** 2
+                in_sample += own_errors**2
             if measured:
                 half_errors = other.solver.standard_errors(
                     centred[..., other_kept], own.halves[applied], other.design
@@ -792,9 +796,7 @@ class SingleIndexControl:
             plain_errors = self.whole.solver.standard_errors(centred, plain, self.whole.design)
             variance *= split_factor(plain_errors**2, split_variance)[..., None]
         if saturated:  # the whole design's in-sample jackknife, scaled later
-            rest = centred - self.whole.game_at(whole_control)
-            rest_values = self.whole.solver.solve(rest, delta - whole_control.full)
-            errors = self.whole.solver.standard_errors(rest, rest_values, self.whole.design)
+            errors = self.whole.errors_left_by(whole_control, centred, delta)
         elif alone:
             variance *= noise_factor(variance / 4.0, self.coefficient_noise(half_controls))[
                 ..., None
@@ -829,9 +831,7 @@ class SingleIndexControl:
         """
         variance = np.zeros((*delta.shape, self.whole.design.masks.shape[1]))
         for control in half_controls:
-            rest = centred - self.whole.game_at(control)
-            rest_values = self.whole.solver.solve(rest, delta - control.full)
-            variance += self.whole.solver.standard_errors(rest, rest_values, self.whole.design) ** 2
+            variance += self.whole.errors_left_by(control, centred, delta) ** 2
         return np.asarray(variance / 2.0, dtype=np.float64)
 
 

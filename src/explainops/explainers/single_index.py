@@ -46,11 +46,9 @@ The control's coefficient noise. Linearised, a control fitted on m pairs and app
 B / (m n) to the variance: the cross-fitted estimate carries it twice (m = n / 2), the reported
 one once. The two halves' controls applied to the whole design show it: their estimates differ by
 the control game's sampling error at two independently fitted coefficient sets, and a quarter of
-that difference squared estimates B / n^2. Where each half has at least
-:data:`MIN_PAIRS_FOR_CONTROL` sampled pairs and one a feature (below that a half's control is
-too noisy, the linearisation fails, and taking it out made intervals too narrow), it is
-taken out of each row's variance after the split penalty (summed over the features, keeping at
-least :data:`SPLIT_FLOOR` of it).
+that difference squared estimates B / n^2. It is taken out of each row's variance (summed over
+the features, keeping at least :data:`SPLIT_FLOOR` of it): after the split penalty where each
+half fits alone, and from the whole design's variance where the halves are too small (below).
 
 Halves barely large enough. With fewer than :data:`OPTIMISM_BELOW` pairs a feature in each
 half (200 coalitions on 30 features: 35 pairs a half for a 30-weight index), a half's control is
@@ -71,7 +69,9 @@ Halves too small. With fewer pairs a half than :data:`MIN_PAIRS_FOR_CONTROL` or 
 half's own jackknife rests on too few pairs to judge a control (95% intervals covered 92.1% on
 mlp16 over ten seeds: too narrow). Each half's control is then held fixed and judged on the
 whole design instead, the mean of the two jackknife variances of the game it leaves; half of
-those pairs fitted it (optimistic) and it was fitted on half of them (pessimistic): 96.5-97.4%.
+those pairs fitted it (optimistic) and it was fitted on half of them (pessimistic), so it carries
+the coefficient noise of a control fitted on half the pairs, twice the whole design's: with the
+excess taken out as above, 94.0-96.5% over ten seeds (96.5-97.4% with it left in).
 """
 
 from __future__ import annotations
@@ -695,8 +695,8 @@ class SingleIndexControl:
     def halves_fit_alone(self) -> bool:
         """Whether each half has the sampled pairs a control needs, and one a feature or more.
 
-        Below :data:`MIN_PAIRS_FOR_CONTROL`, or fewer pairs than features, a half's control is
-        too noisy for the linearised coefficient noise (:meth:`coefficient_noise`) to hold.
+        Below :data:`MIN_PAIRS_FOR_CONTROL`, or fewer pairs than features, a half's own
+        jackknife rests on too few pairs to judge a control (:meth:`whole_design_variance`).
         """
         n_features = self.whole.design.masks.shape[1]
         return self.fewest_half_pairs >= max(MIN_PAIRS_FOR_CONTROL, int(n_features))
@@ -826,13 +826,19 @@ class SingleIndexControl:
         Each half's control is held fixed and Kernel SHAP of the game it leaves is jackknifed on
         the whole design: the mean of the two variances. Half of the pairs it is judged on were
         used to fit it, which makes it optimistic, and it was fitted on half the pairs, which makes
-        it pessimistic; with 8-10 pairs a half (64 coalitions on 12-16 features) it covered
-        96.5-97.4% where the halves' own jackknives had covered 92.1-96.5% (docs/explainers.md).
+        it pessimistic: a control fitted on m = n / 2 pairs carries the coefficient noise B / (m
+        n) = 2 B / n^2, the whole design's own B / n^2. That excess is taken out as where the
+        halves fit alone (:func:`noise_factor` of :meth:`coefficient_noise`). With 8-10 pairs a
+        half (64 coalitions on 12-16 features) the mean alone covered 96.5-97.4% over ten seeds,
+        and 94.0-96.5% with the noise taken out (the halves' own jackknives had covered
+        92.1-96.5%; docs/explainers.md).
         """
         variance = np.zeros((*delta.shape, self.whole.design.masks.shape[1]))
         for control in half_controls:
             variance += self.whole.errors_left_by(control, centred, delta) ** 2
-        return np.asarray(variance / 2.0, dtype=np.float64)
+        variance /= 2.0
+        variance *= noise_factor(variance, self.coefficient_noise(half_controls))[..., None]
+        return np.asarray(variance, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainops.explainers._compiled import fill_hybrid_rows
+from explainops.explainers._compiled import fill_hybrid_rows, odd_power_game
 
 
 def test_hybrid_rows_are_chosen_bit_for_bit_nan_and_infinities_included() -> None:
@@ -26,3 +26,18 @@ def test_hybrid_rows_are_chosen_bit_for_bit_nan_and_infinities_included() -> Non
     assert rows.view(np.uint64).tobytes() == expected.view(np.uint64).tobytes(), (
         "the same 64-bit patterns: NaN stays NaN, -0.0 stays -0.0, nothing is computed"
     )
+
+
+def test_the_odd_power_game_is_its_two_powers_combined() -> None:
+    # given centred indices at a few coalitions, each row's shift and its two coefficients
+    rng = np.random.default_rng(1)
+    index = rng.normal(size=(4, 9))
+    shift = rng.normal(size=4)
+    coefficients = rng.normal(size=(4, 2))
+    expected = coefficients[:, :1] * (index**3 - shift[:, None] ** 3) + coefficients[:, 1:] * (
+        index**5 - shift[:, None] ** 5
+    )
+    # when the kernel combines them in place
+    odd_power_game(index, shift, coefficients)
+    # then each is a_0 (u^3 - s^3) + a_1 (u^5 - s^5) (to rounding: products in another order)
+    np.testing.assert_allclose(index, expected, rtol=1e-12, atol=1e-12)

@@ -66,6 +66,47 @@ def test_interpolated_pairs_get_an_exact_jackknife_not_unknown_errors() -> None:
     assert 0.5 < ratio < 3.0, f"reported vs actual error: {ratio:.2f}"
 
 
+@pytest.mark.parametrize("order", [1, 3])
+def test_the_jackknife_is_the_spread_of_each_draws_leave_one_out_move(order: int) -> None:
+    # given a design whose fit interpolates no pair, its solver (of order 1, or with the pairs
+    # and triples of order 3) and rows of a game the fit leaves residuals of
+    n_features = 8
+    design = kernel_design(n_features, 120, seed=4)
+    solver = KernelSolver.for_design(design, order=order)
+    assert solver.jackknife_operators is None, "the premise: the closed form applies"
+    rng = np.random.default_rng(5)
+    masks = design.masks.astype(float)
+    rows = rng.normal(size=(6, 2, n_features))
+    centred = np.tanh(np.einsum("nkd,cd->nkc", rows, masks)) + 0.3 * rng.normal(size=(6, 2, 1))
+    delta = np.tanh(rows.sum(axis=-1)) + 0.3 * rng.normal(size=(6, 2))
+    values = solver.solve(centred, delta)
+    # when its standard errors are taken
+    errors = solver.standard_errors(centred, values, design)
+    # then they are sqrt(N var(t_p)) of the moves t_p = A_p (I - H_p)^-1 r_p, written out draw by
+    # draw from the coefficients' operator (the values' for order 1) and the basis functions
+    if order == 1:
+        columns, operator = masks, solver.operator
+        fitted = values @ masks.T
+    else:
+        assert solver.basis is not None and solver.coefficients is not None
+        assert solver.coefficient_offset is not None
+        columns, operator = solver.basis.columns(design.masks), solver.coefficients
+        beta = centred @ operator.T + delta[..., None] * solver.coefficient_offset
+        fitted = beta @ columns.T
+    residuals = centred - fitted
+    counts = np.maximum(design.counts, 1.0)
+    moves = []
+    for pair in design.draws:
+        a = solver.operator[:, pair] / counts[pair]  # (d, 2)
+        hat = columns[pair] @ (operator[:, pair] / counts[pair])  # (2, 2)
+        kept = np.linalg.solve(np.eye(2) - hat, residuals[..., pair][..., None])[..., 0]
+        moves.append(kept @ a.T)
+    n_draws = design.draws.shape[0]
+    expected = np.sqrt(n_draws * np.var(np.stack(moves), axis=0, ddof=1))
+    # (to rounding: the moves' sums are formed as matrix products of other shapes)
+    np.testing.assert_allclose(errors, expected, rtol=1e-9)
+
+
 def auto_explainer(
     baseline: np.ndarray, estimator: str, target: float, **options: Any
 ) -> KernelExplainer:

@@ -305,15 +305,18 @@ def _fill_hybrid_bits(
                 rows[p, b, f] = sample_bits[f] | (background[b, f] & ~from_sample[f])
 
 
-# Serial, as the fill: it runs between model calls, and one pass per row is memory-bound.
-@numba.njit(cache=True)
+# Serial, as the fill: it runs between model calls, and one pass per row is memory-bound. Its sums
+# over the pairs may be reassociated ("reassoc"), so that they run several pairs at a time in
+# vector registers (2.5-3x faster); a row's sums are still the same whatever its batch, as each
+# row's pairs are summed in the same order. NaN and infinities keep their meaning (no "nnan",
+# "ninf").
+@numba.njit(cache=True, fastmath={"reassoc", "contract", "nsz"})
 def paired_power_moments(
     index: Floats,
     shift: Floats,
     weights: Floats,
     game_difference: Floats,
     game_total: Floats,
-    first_power: int,
     weighted_powers: Floats,
     cross: Floats,
     game_cross: Floats,
@@ -324,7 +327,8 @@ def paired_power_moments(
     For each stratum g (the leading axis of every array) and its row r: index[g, r, j] = u is
     the centred index at pair j's first coalition; at its complement it is -u (the centre is the
     midpoint of a coalition and its complement). With s = shift[g, r], the odd powers
-    q_0 = first_power and q_1 = first_power + 2, w = weights[g, j] (the same for both
+    q_0 = 3 and q_1 = 5 (the control's powers, written out so that the loop over the pairs runs in
+    vector registers), w = weights[g, j] (the same for both
     coalitions of a pair; 0 for a stratum's padding past its own pairs), the columns are
     u^q - s^q and -u^q - s^q, so over both coalitions:
     cross[g, r, p, p'] = sum_j 2 w (u^q_p u^q_p' + s^q_p s^q_p');
@@ -338,18 +342,14 @@ def paired_power_moments(
     for g in range(n_strata):
         for r in range(n_rows):
             s = shift[g, r]
-            s_low = 1.0
-            for _ in range(first_power):
-                s_low *= s
+            s_low = s * s * s
             s_high = s_low * s * s
             low_low = low_high = high_high = game_low = game_high = sum_low = sum_high = 0.0
             weight_sum = 0.0
             for j in range(n_pairs):
                 u = index[g, r, j]
                 square = u * u
-                low = u
-                for _ in range((first_power - 1) // 2):
-                    low *= square
+                low = u * square
                 high = low * square
                 w = weights[g, j]
                 weighted_low = w * low
@@ -449,3 +449,106 @@ def power_shapley_values(
                 coefficient = polynomial[p, degree, r]
                 for i in range(n_features):
                     values[p, r, i] = values[p, r, i] * beta[r, i] + coefficient
+
+
+# Serial, as the passes above; each (stratum, row) is solved on its own, so a row's coefficients
+# do not depend on its batch.
+@numba.njit(cache=True)
+def control_coefficients(
+    shift: Floats,
+    sums: Floats,
+    cross: Floats,
+    game_cross: Floats,
+    kkt_offset: Floats,
+    kkt_column_sums: Floats,
+    kkt_corner: Floats,
+    game_values: Floats,
+    game_multiplier: Floats,
+    ridge: float,
+    projected: Floats,
+    estimates: Floats,
+    coefficients: Floats,
+) -> None:
+    """The control's coefficients from its two power columns' moments, one pass a row.
+
+    For each stratum g (the leading axis of every array) and row r, the columns c_p of the powers
+    q_0 = 3 and q_1 = 5 of the centred index, with full values f_p = -2 s^q_p (s = shift[g, r]):
+    on entry ``projected`` [g, p, r] holds weighted_powers @ M (see :func:`paired_power_moments`)
+    and ``estimates`` [g, p, r] that times K (the inverse's block of the order-1 fit); ``sums``,
+    ``cross`` and ``game_cross`` are that pass's. Each column's projection g_p = M^T W c_p is
+    completed (less sums[g, r, p]), and its Kernel SHAP estimate phi_p = K g_p + o f_p (o =
+    ``kkt_offset``, K's column sums ``kkt_column_sums`` taking the sums out of the product) and
+    multiplier mu_p = o . g_p + m f_p (m = ``kkt_corner``). Then the residuals' inner products:
+    gram[p, p'] = cross[p, p'] - g_p . phi_p' - f_p mu_p' and right[p] = game_cross[p] - g_p .
+    phi_y - mu_y f_p (phi_y = ``game_values``, mu_y = ``game_multiplier``), and the coefficients
+    solve (gram + ridge * curvature I) a = right, curvature the mean of gram's diagonal; they are
+    0 where the curvature is not positive (nothing left for the control to fit).
+    """
+    n_strata, n_powers, n_rows, n_features = projected.shape
+    fulls = np.empty(n_powers)
+    multipliers = np.empty(n_powers)
+    tiny = np.finfo(np.float64).tiny
+    for g in range(n_strata):
+        corner = kkt_corner[g]
+        for r in range(n_rows):
+            s = shift[g, r]
+            fulls[0] = -2.0 * s * s * s
+            fulls[1] = fulls[0] * s * s
+            for p in range(n_powers):
+                below = sums[g, r, p]
+                full = fulls[p]
+                multiplier = corner * full
+                for i in range(n_features):
+                    projected[g, p, r, i] -= below
+                    estimates[g, p, r, i] += full * kkt_offset[g, i] - below * kkt_column_sums[g, i]
+                    multiplier += projected[g, p, r, i] * kkt_offset[g, i]
+                multipliers[p] = multiplier
+            g00 = cross[g, r, 0, 0] - fulls[0] * multipliers[0]
+            g01 = cross[g, r, 0, 1] - fulls[0] * multipliers[1]
+            g10 = cross[g, r, 1, 0] - fulls[1] * multipliers[0]
+            g11 = cross[g, r, 1, 1] - fulls[1] * multipliers[1]
+            right0 = game_cross[g, r, 0] - game_multiplier[g, r] * fulls[0]
+            right1 = game_cross[g, r, 1] - game_multiplier[g, r] * fulls[1]
+            for i in range(n_features):
+                first = projected[g, 0, r, i]
+                second = projected[g, 1, r, i]
+                g00 -= first * estimates[g, 0, r, i]
+                g01 -= first * estimates[g, 1, r, i]
+                g10 -= second * estimates[g, 0, r, i]
+                g11 -= second * estimates[g, 1, r, i]
+                right0 -= first * game_values[g, r, i]
+                right1 -= second * game_values[g, r, i]
+            curvature = (g00 + g11) / 2.0
+            if not curvature > 0.0:  # a game the order-1 fit leaves nothing of (or unknown)
+                coefficients[g, r, 0] = 0.0
+                coefficients[g, r, 1] = 0.0
+                continue
+            shrink = ridge * curvature + tiny
+            a = g00 + shrink
+            e = g11 + shrink
+            determinant = a * e - g01 * g10
+            coefficients[g, r, 0] = (e * right0 - g01 * right1) / determinant
+            coefficients[g, r, 1] = (a * right1 - g10 * right0) / determinant
+
+
+@numba.njit(cache=True)
+def odd_power_game(index: Floats, shift: Floats, coefficients: Floats) -> None:
+    """index[r, j] <- a_0 (u^3 - s^3) + a_1 (u^5 - s^5), in place, one pass a row.
+
+    u = index[r, j] (the centred index at a coalition), s = shift[r], a = coefficients[r] (R, 2):
+    the control game of the powers 3 and 5 at each coalition, without the powers' columns.
+    """
+    n_rows, n_coalitions = index.shape
+    for r in range(n_rows):
+        s = shift[r]
+        s_square = s * s
+        s_low = s * s_square
+        s_high = s_low * s_square
+        a_low = coefficients[r, 0]
+        a_high = coefficients[r, 1]
+        for j in range(n_coalitions):
+            u = index[r, j]
+            square = u * u
+            low = u * square
+            high = low * square
+            index[r, j] = (low - s_low) * a_low + (high - s_high) * a_high

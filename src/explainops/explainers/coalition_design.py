@@ -582,28 +582,28 @@ def _cholesky_solve(factor: FloatArray, right: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True)
 class PairBlocks:
-    """Per sampled draw p: the operator's two columns divided by their counts, and I - H_p.
+    """Per sampled draw p: the estimate's move when p is left out, as a product of its residuals.
 
-    ``first``, ``second`` (d, N) are A_p's columns (of the values' operator); ``keep`` (N, 2, 2)
-    is I - H_p with H_p = X_p C_p the pair's block of the hat matrix (X the basis functions at
-    the pair's coalitions, C the coefficients' operator), and ``determinant`` (N,) its
-    determinant.
+    Leaving draw p out moves the values by t_p = A_p (I - H_p)^-1 r_p: A_p (d, 2) the
+    operator's columns at the draw's two coalitions divided by their counts, H_p = X_p C_p the
+    pair's block of the hat matrix (X the basis functions at the pair's coalitions, C the
+    coefficients' operator) and r_p the regression's residuals there. A_p (I - H_p)^-1 is the
+    same for every game, so it is formed once: ``moves`` (2N, d) holds its two columns as rows,
+    in the order of ``drawn`` (2N,), the draws' coalitions (each draw's two in turn), so that
+    the sum over the draws of t_p is the residuals at ``drawn`` times ``moves``. ``determinant``
+    (N,) is det(I - H_p); ``drawn_columns`` (q, 2N) the basis functions at ``drawn``.
     """
 
-    first: FloatArray
-    second: FloatArray
-    keep: FloatArray
+    moves: FloatArray
     determinant: FloatArray
-
-    @cached_property
-    def moves(self) -> FloatArray:
-        """[A_p's first columns; its second columns] as (2N, d): the moves of y1 and y2."""
-        return np.ascontiguousarray(np.concatenate([self.first.T, self.second.T]))
+    drawn: IntArray
+    drawn_columns: FloatArray
+    has_interpolated_pair: bool  # the fit interpolates some pair (leverage 1: I - H_p singular)
 
     @cached_property
     def squared_moves(self) -> FloatArray:
-        """(3N, d): the squared moves' terms in y1^2, y1 y2 and y2^2."""
-        a, b = self.first.T, self.second.T
+        """(3N, d): the terms of t_p^2 in r_1^2, r_1 r_2 and r_2^2 (r_1, r_2 a draw's residuals)."""
+        a, b = self.moves[0::2], self.moves[1::2]
         return np.ascontiguousarray(np.concatenate([a**2, 2 * a * b, b**2]))
 
     @classmethod
@@ -621,18 +621,26 @@ class PairBlocks:
         coefficient_per_count = coefficients / counts
         a, b = per_count[:, first], per_count[:, second]
         ca, cb = coefficient_per_count[:, first], coefficient_per_count[:, second]
-        keep = np.empty((first.shape[0], 2, 2))
-        keep[:, 0, 0] = 1.0 - np.sum(columns[first] * ca.T, axis=1)
-        keep[:, 0, 1] = -np.sum(columns[first] * cb.T, axis=1)
-        keep[:, 1, 0] = -np.sum(columns[second] * ca.T, axis=1)
-        keep[:, 1, 1] = 1.0 - np.sum(columns[second] * cb.T, axis=1)
-        determinant = keep[:, 0, 0] * keep[:, 1, 1] - keep[:, 0, 1] * keep[:, 1, 0]
-        return cls(a, b, keep, determinant)
-
-    @property
-    def has_interpolated_pair(self) -> bool:
-        """True when the fit interpolates some pair (leverage 1: I - H_p singular)."""
-        return bool(np.any(np.abs(self.determinant) < _INTERPOLATED))
+        keep_00 = 1.0 - np.sum(columns[first] * ca.T, axis=1)  # I - H_p, entry by entry
+        keep_01 = -np.sum(columns[first] * cb.T, axis=1)
+        keep_10 = -np.sum(columns[second] * ca.T, axis=1)
+        keep_11 = 1.0 - np.sum(columns[second] * cb.T, axis=1)
+        determinant = keep_00 * keep_11 - keep_01 * keep_10
+        interpolated = bool(np.any(np.abs(determinant) < _INTERPOLATED))
+        moves = np.empty((2 * first.shape[0], operator.shape[0]))
+        with np.errstate(divide="ignore", invalid="ignore"):  # interpolated: never used
+            # (I - H_p)^-1 = [[k11, -k01], [-k10, k00]] / det: y1 = (k11 r1 - k01 r2) / det,
+            # y2 = (k00 r2 - k10 r1) / det, and t_p = a y1 + b y2
+            moves[0::2] = ((a * keep_11 - b * keep_10) / determinant).T
+            moves[1::2] = ((b * keep_00 - a * keep_01) / determinant).T
+        drawn = design.draws.reshape(-1)
+        return cls(
+            moves,
+            determinant,
+            drawn,
+            np.ascontiguousarray(columns[drawn].T),
+            interpolated,
+        )
 
 
 @dataclass(frozen=True)
@@ -718,16 +726,14 @@ class KernelSolver:
             dtype=np.float64,
         )
 
-    def fitted(
-        self, centred_values: FloatArray, values: FloatArray, masks: BoolArray
-    ) -> FloatArray:
-        """The fitted game (n, k, c) at each coalition of ``masks`` (c, d)."""
+    def _fit(self, centred_values: FloatArray, values: FloatArray) -> FloatArray:
+        """The fit's coefficients (n, k, q): of order 1 the values themselves, else beta."""
         if self.basis is None or self.coefficients is None or self.coefficient_offset is None:
-            return np.asarray(_rows_times(values, masks.T.astype(np.float64)), dtype=np.float64)
+            return values
         delta = values.sum(axis=-1)  # efficiency: the values add up to v(all) - v(empty)
         beta = _rows_times(centred_values, self.coefficients.T)
         beta += delta[..., None] * self.coefficient_offset
-        return np.asarray(_rows_times(beta, self.basis.columns(masks).T), dtype=np.float64)
+        return np.asarray(beta, dtype=np.float64)
 
     def standard_errors(
         self, centred_values: FloatArray, values: FloatArray, design: KernelDesign
@@ -757,18 +763,17 @@ class KernelSolver:
         if self.pairs is None or self.pairs.has_interpolated_pair:  # no jackknife affordable
             return np.full(shape, np.nan)
         pairs = self.pairs
-        keep, determinant = pairs.keep, pairs.determinant
-        drawn = design.draws.reshape(-1)  # the residuals are needed at the drawn coalitions only
-        residuals = centred_values[..., drawn] - self.fitted(
-            centred_values, values, design.masks[drawn]
-        )
+        residuals = centred_values[..., pairs.drawn]
+        residuals -= _rows_times(self._fit(centred_values, values), pairs.drawn_columns)
         r1, r2 = residuals[..., 0::2], residuals[..., 1::2]
-        y1 = (keep[:, 1, 1] * r1 - keep[:, 0, 1] * r2) / determinant  # (I - H_p)^-1 r_p
-        y2 = (keep[:, 0, 0] * r2 - keep[:, 1, 0] * r1) / determinant
-        # sum over draws of t_p = a_p y1 + b_p y2, and of t_p^2, each as one product (in double
-        # precision: the engines' tests compare errors computed on other thread counts to 1e-12)
-        total = _rows_times(np.concatenate([y1, y2], axis=-1), pairs.moves)
-        squares = _rows_times(np.concatenate([y1**2, y1 * y2, y2**2], axis=-1), pairs.squared_moves)
+        products = np.empty((*residuals.shape[:-1], 3 * n_draws))
+        np.multiply(r1, r1, out=products[..., :n_draws])
+        np.multiply(r1, r2, out=products[..., n_draws : 2 * n_draws])
+        np.multiply(r2, r2, out=products[..., 2 * n_draws :])
+        # sums over the draws of t_p and of t_p^2, each as one product (in double precision: the
+        # engines' tests compare errors computed on other thread counts to 1e-12)
+        total = _rows_times(residuals, pairs.moves)
+        squares = _rows_times(products, pairs.squared_moves)
         variance = (squares - total**2 / n_draws) / (n_draws - 1)
         return np.asarray(np.sqrt(n_draws * np.maximum(variance, 0.0)), dtype=np.float64)
 

@@ -84,17 +84,22 @@ from math import comb
 import numpy as np
 import numpy.typing as npt
 
-from explainops.explainers._compiled import paired_power_moments, power_shapley_values
+from explainops.explainers._compiled import (
+    control_coefficients,
+    odd_power_game,
+    paired_power_moments,
+    power_shapley_values,
+)
 from explainops.explainers.coalition_design import KernelDesign, KernelSolver, _rows_times
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 # Odd powers of the centred index in the control game (even ones a paired design fits exactly;
-# a seventh power overfitted at 200 coalitions on 16 and 30 features). Exactly two, odd and a
-# square apart: paired_power_moments makes both in one pass over the complementary pairs (an odd
-# power of the centred index changes sign at a coalition's complement) and _solve_2x2 solves their
-# 2 x 2 systems.
+# a seventh power overfitted at 200 coalitions on 16 and 30 features). Exactly these two:
+# paired_power_moments makes both in one pass over the complementary pairs, written out for them (an
+# odd power of the centred index changes sign at a coalition's complement), and
+# control_coefficients solves their 2 x 2 systems.
 POWERS = (3, 5)
 # Fits of the control, each with the index from the values of the one before.
 ITERATIONS = 3
@@ -257,24 +262,6 @@ def _powers(index: FloatArray, shift: FloatArray) -> FloatArray:
     return columns
 
 
-def _solve_2x2(gram: FloatArray, ridge: FloatArray, right: FloatArray) -> FloatArray:
-    """(gram + ridge I)^-1 right for stacks (..., 2, 2), (...), (..., 2), by Cramer's rule.
-
-    numpy's batched solve pays LAPACK's set-up per call and per matrix; two powers make each
-    system 2 x 2, solved here in a few array operations. A zero gram (a game the order-1 fit
-    leaves nothing of) gives NaN, which the caller replaces by 0.
-    """
-    a = gram[..., 0, 0] + ridge
-    b, c = gram[..., 0, 1], gram[..., 1, 0]
-    e = gram[..., 1, 1] + ridge
-    determinant = a * e - b * c
-    solution = np.empty(right.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a zero game: the caller's 0
-        solution[..., 0] = (e * right[..., 0] - b * right[..., 1]) / determinant
-        solution[..., 1] = (a * right[..., 1] - c * right[..., 0]) / determinant
-    return solution
-
-
 def _combine(columns: FloatArray, coefficients: FloatArray) -> FloatArray:
     """The sum over p of columns[p] (..., n, k, ...) times coefficients[..., p]."""
     extra = (None,) * (columns.ndim - coefficients.ndim)
@@ -366,11 +353,16 @@ class _Part:
         At a complement the centred index u is -u, so g(S') = sum_p a_p (-u^p - s^p) = -g(S) - 2
         sum_p a_p s^p: the pair's sum g(S) + g(S') (n, k) is the same for every pair.
         """
-        shift = control.shift[..., None]
-        index = _rows_times(control.beta, self.pair_masks.T) + shift
-        first = _combine(_powers(index, shift), control.coefficients)
+        first = _rows_times(control.beta, self.pair_masks.T)
+        first += control.shift[..., None]
+        rows = first.shape[:-1]
+        odd_power_game(  # the index's powers, combined in place
+            first.reshape(-1, first.shape[-1]),
+            np.ascontiguousarray(control.shift, dtype=np.float64).reshape(-1),
+            np.ascontiguousarray(control.coefficients, dtype=np.float64).reshape(-1, len(POWERS)),
+        )
         at_shift = _combine(_odd_powers(control.shift), control.coefficients)
-        return first, -2.0 * at_shift
+        return first.reshape(*rows, first.shape[-1]), -2.0 * at_shift
 
     def game_at(self, control: ControlGame) -> FloatArray:
         """One stratum's control game at each of this design's coalitions: (n, k, c)."""
@@ -448,6 +440,7 @@ class _Stack:
     kkt_values: FloatArray  # (S, d, d)
     kkt_offset: FloatArray  # (S, d)
     kkt_corner: FloatArray  # (S,)
+    kkt_column_sums: FloatArray  # (S, d): of each K, 1^T K
 
     @classmethod
     def of(cls, parts: Sequence[_Part]) -> _Stack:
@@ -459,14 +452,16 @@ class _Stack:
         for position, part in enumerate(parts):
             masks[position, : part.firsts.shape[0]] = part.pair_masks
             weights[position, : part.firsts.shape[0]] = part.pair_weights
+        kkt_values = np.stack([part.kkt_values for part in parts])
         return cls(
             tuple(parts),
             masks,
             np.ascontiguousarray(masks.transpose(0, 2, 1)),
             weights,
-            np.stack([part.kkt_values for part in parts]),
+            kkt_values,
             np.stack([part.kkt_offset for part in parts]),
             np.array([part.kkt_corner for part in parts]),
+            np.ascontiguousarray(kkt_values.sum(axis=1)),
         )
 
     def game(
@@ -548,36 +543,31 @@ class _Stack:
             self.pair_weights,
             game.difference.reshape(n_strata, -1, n_pairs),
             game.total.reshape(n_strata, -1, n_pairs),
-            POWERS[0],
             weighted_powers.reshape(n_strata, n_powers, -1, n_pairs),
             cross.reshape(n_strata, -1, n_powers, n_powers),
             game_cross.reshape(n_strata, -1, n_powers),
             sums.reshape(n_strata, -1, n_powers),
         )
-        # each column at the full coalition (S, P, n, k): there the centred index is -shift, so
-        # (-shift)^p - shift^p = -2 shift^p for odd p
-        fulls = np.empty((n_strata, n_powers, *rows))
-        _odd_powers(shift, np.moveaxis(fulls, 1, 0))
-        fulls *= -2.0
-        # g_p = M^T W c_p (S, P, n, k, d): over a pair, w (2 u^p z - (u^p + s^p))
+        # g_p = M^T W c_p (S, P, n, k, d): over a pair, w (2 u^p z - (u^p + s^p)), the sums
+        # taken off by control_coefficients, which completes the columns' estimates and solves
         projected = _stack_times(weighted_powers, self.pair_masks)
-        projected -= np.moveaxis(sums, -1, 1)[..., None]
-        along = (slice(None), *(None,) * (projected.ndim - 2), slice(None))
         estimates = _stack_times(projected, self.kkt_values)
-        estimates += fulls[..., None] * self.kkt_offset[along]
-        multipliers = self._multiplier(projected, fulls)  # (S, P, n, k)
-        gram = cross - np.einsum("spnkd,sqnkd->snkpq", projected, estimates)
-        gram -= np.einsum("spnk,sqnk->snkpq", fulls, multipliers)
-        right = game_cross - np.moveaxis(
-            np.einsum("spnkd,snkd->spnk", projected, game.values)
-            + game.multiplier[:, None] * fulls,
-            1,
-            -1,
+        coefficients = np.empty((n_strata, *rows, n_powers))
+        control_coefficients(
+            np.ascontiguousarray(shift).reshape(n_strata, -1),
+            sums.reshape(n_strata, -1, n_powers),
+            cross.reshape(n_strata, -1, n_powers, n_powers),
+            game_cross.reshape(n_strata, -1, n_powers),
+            self.kkt_offset,
+            self.kkt_column_sums,
+            self.kkt_corner,
+            np.ascontiguousarray(game.values).reshape(n_strata, -1, game.values.shape[-1]),
+            np.ascontiguousarray(game.multiplier).reshape(n_strata, -1),
+            CONTROL_RIDGE,
+            projected.reshape(n_strata, n_powers, -1, projected.shape[-1]),
+            estimates.reshape(n_strata, n_powers, -1, estimates.shape[-1]),
+            coefficients.reshape(n_strata, -1, n_powers),
         )
-        curvature = (gram[..., 0, 0] + gram[..., 1, 1]) / 2.0
-        ridge = CONTROL_RIDGE * curvature + np.finfo(float).tiny
-        coefficients = _solve_2x2(gram, ridge, right)
-        coefficients = np.where(curvature[..., None] > 0, coefficients, 0.0)
         return ControlGame(beta, shift, coefficients), estimates
 
 

@@ -328,7 +328,8 @@ def _whole_part_game(n_rows: int) -> _WholePart:
     assert control is not None, "the premise: a design with a control"
     values = solver.solve(centred, delta)
     stack = _Stack.of([control.whole])
-    game = stack.game([control.whole.at_pairs(centred)], delta[None], values[None])
+    whole = control.whole
+    game = stack.game([centred], [(whole.firsts, whole.complements)], delta[None], values[None])
     return _WholePart(design, weights, centred, delta, solver, control.whole, stack, values, game)
 
 

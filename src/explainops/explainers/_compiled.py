@@ -552,3 +552,37 @@ def odd_power_game(index: Floats, shift: Floats, coefficients: Floats) -> None:
             low = u * square
             high = low * square
             index[r, j] = (low - s_low) * a_low + (high - s_high) * a_high
+
+
+@numba.njit(cache=True)
+def pair_differences(
+    values: Floats,
+    firsts: Ints,
+    complements: Ints,
+    weights: Floats,
+    difference: Floats,
+    total: Floats,
+    weighted: Floats,
+    complement_sums: Floats,
+) -> None:
+    """A game at complementary pairs, one pass a row: its differences, sums and weighted parts.
+
+    For each row r of ``values`` (R, C), the game at C coalitions, and pair j of first coalition
+    firsts[j] and complement complements[j] (h pairs, of weight weights[j]): with y, y' the game
+    there, difference[r, j] = y - y', total[r, j] = y + y', weighted[r, j] = w (y - y') and
+    complement_sums[r] = sum_j w y'. The outputs may be wider than h: their columns past h are
+    left as they are (a stratum's padding).
+    """
+    n_rows = values.shape[0]
+    n_pairs = firsts.shape[0]
+    for r in range(n_rows):
+        complement_sum = 0.0
+        for j in range(n_pairs):
+            first = values[r, firsts[j]]
+            second = values[r, complements[j]]
+            apart = first - second
+            difference[r, j] = apart
+            total[r, j] = first + second
+            weighted[r, j] = weights[j] * apart
+            complement_sum += weights[j] * second
+        complement_sums[r] = complement_sum

@@ -78,7 +78,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from math import comb
 
 import numpy as np
@@ -87,6 +87,7 @@ import numpy.typing as npt
 from explainops.explainers._compiled import (
     control_coefficients,
     odd_power_game,
+    pair_differences,
     paired_power_moments,
     power_shapley_values,
 )
@@ -466,27 +467,41 @@ class _Stack:
 
     def game(
         self,
-        pairs: Sequence[tuple[FloatArray, FloatArray]],
+        centred: Sequence[FloatArray],
+        pairs: Sequence[tuple[IntArray, IntArray]],
         delta: FloatArray,
         values: FloatArray,
     ) -> _Game:
-        """The strata's games, from each one's centred values at its pairs (n, k, h_s) twice.
+        """The strata's games at their pairs, from each one's centred values (n, k, c_s).
 
-        ``pairs``: each stratum's values at its pairs' first coalitions and at their complements
-        (:meth:`_Part.at_pairs`); ``delta`` (S, n, k): their full values; ``values`` (S, n, k,
-        d): their order-1 values.
+        ``pairs``: each stratum's pairs' first coalitions and their complements, as indices into
+        its ``centred`` values (the part's own, or a half's in the whole design's coalitions);
+        ``delta`` (S, n, k): their full values; ``values`` (S, n, k, d): their order-1 values.
         """
         shape = (*values.shape[:-1], self.pair_weights.shape[1])
         difference, total = np.zeros(shape), np.zeros(shape)
+        weighted = np.empty(shape[1:])
+        complement_sums = np.empty(shape[1:-1])
         projected = np.empty(values.shape)
-        for position, (part, (first, second)) in enumerate(zip(self.parts, pairs, strict=True)):
-            n_pairs = part.firsts.shape[0]
-            own_difference = np.subtract(first, second, out=difference[position, ..., :n_pairs])
-            np.add(first, second, out=total[position, ..., :n_pairs])
+        n_pairs = shape[-1]
+        for position, (part, of_stratum, (firsts, complements)) in enumerate(
+            zip(self.parts, centred, pairs, strict=True)
+        ):
+            own = firsts.shape[0]
+            pair_differences(
+                np.ascontiguousarray(of_stratum).reshape(-1, of_stratum.shape[-1]),
+                firsts,
+                complements,
+                part.pair_weights,
+                difference[position].reshape(-1, n_pairs),
+                total[position].reshape(-1, n_pairs),
+                weighted.reshape(-1, n_pairs),
+                complement_sums.reshape(-1),
+            )
             # M^T W y over the pairs: (W (y - y')) z + the sum of w y', the same for every
             # feature (a stratum at a time: its arrays stay in cache)
-            projected[position] = _rows_times(own_difference * part.pair_weights, part.pair_masks)
-            projected[position] += _rows_times(second, part.pair_weights[:, None])
+            projected[position] = _rows_times(weighted[..., :own], part.pair_masks)
+            projected[position] += complement_sums[..., None]
         return _Game(values, self._multiplier(projected, delta), difference, total)
 
     def fit(
@@ -651,8 +666,17 @@ class SingleIndexControl:
         At each of the half's first coalitions and at its complement, as the half's
         :meth:`_Part.at_pairs` of them, read from the whole design's values at once.
         """
-        part, kept = self.halves[half]
-        return centred[..., kept[part.firsts]], centred[..., kept[part.complements]]
+        firsts, complements = self.half_pair_indices[half]
+        return centred[..., firsts], centred[..., complements]
+
+    @cached_property
+    def half_pair_indices(self) -> tuple[tuple[IntArray, IntArray], tuple[IntArray, IntArray]]:
+        """Each half's pairs: their first coalitions and complements among the whole design's."""
+        (first, first_kept), (second, second_kept) = self.halves
+        return (
+            (first_kept[first.firsts], first_kept[first.complements]),
+            (second_kept[second.firsts], second_kept[second.complements]),
+        )
 
     def plain_values(self, centred: FloatArray, delta: FloatArray) -> Starts:
         """The order-1 values (n, k, d) of the whole design and of each half."""
@@ -947,10 +971,8 @@ class ControlStack:
     ) -> tuple[FloatArray, ControlGame, tuple[ControlGame, ControlGame]]:
         """The adjusted values (S, n, k, d), the whole design's control and each half's."""
         game = self.whole.game(
-            [
-                part.at_pairs(values_of)
-                for part, values_of in zip(self.whole.parts, centred, strict=True)
-            ],
+            centred,
+            [(part.firsts, part.complements) for part in self.whole.parts],
             delta,
             np.stack([plain.whole for plain in own]),
         )
@@ -958,12 +980,12 @@ class ControlStack:
         assert values is not None
         controls = []
         for fitted in (0, 1):
-            held = [  # each stratum's values at its half's pairs
-                control.half_pairs(values_of, fitted)
-                for control, values_of in zip(self.controls, centred, strict=True)
-            ]
-            half_values = np.stack([plain.halves[fitted] for plain in own])
-            half_game = self.halves[fitted].game(held, delta, half_values)
+            half_game = self.halves[fitted].game(  # each stratum's values at its half's pairs
+                centred,
+                [control.half_pair_indices[fitted] for control in self.controls],
+                delta,
+                np.stack([plain.halves[fitted] for plain in own]),
+            )
             half_start = None if starts is None else starts.halves[fitted]
             _, control = self.halves[fitted].fit(half_game, half_start, values_needed=False)
             controls.append(control)

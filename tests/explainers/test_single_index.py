@@ -608,9 +608,40 @@ def test_the_whole_design_variance_is_the_jackknife_of_what_each_control_leaves(
     assert (kept < 1.0).any(), "the premise: some noise"
     # then the variance is the mean of the two less that noise (the same sums over pairs: equal
     # to rounding)
-    variance = control.whole_design_variance(centred, delta, (games[0], games[1]))
+    plain = solver.solve(centred, delta)
+    variance = control.whole_design_variance(centred, plain, (games[0], games[1]))
     np.testing.assert_allclose(variance, mean * kept[..., None], rtol=1e-9, atol=1e-18)
     assert (variance > 0).any()
+
+
+def test_what_a_control_leaves_is_jackknifed_on_each_part_as_if_written_out() -> None:
+    # given a 12-feature design at 58 coalitions whose second half's fit interpolates a pair
+    # (its jackknife is solved exactly, not in closed form), a logistic game and a control game
+    design = kernel_design(12, 58, 0)
+    control = SingleIndexControl.for_design(design, KernelSolver.for_design(design))
+    assert control is not None
+    (first, first_kept), (second, second_kept) = control.halves
+    assert control.whole.solver.has_closed_form_errors and first.solver.has_closed_form_errors
+    assert not second.solver.has_closed_form_errors, "the premise: one part without it"
+    weights = np.random.default_rng(6).normal(size=(5, 1, 12))
+    centred, delta = _logistic_values(design, weights)
+    rng = np.random.default_rng(7)
+    beta = rng.normal(size=(5, 1, 12))
+    beta /= np.abs(beta).sum(axis=-1, keepdims=True)
+    game = ControlGame(beta, -beta.sum(axis=-1) / 2.0, rng.normal(size=(5, 1, len(POWERS))))
+    for part, kept in ((control.whole, None), (first, first_kept), (second, second_kept)):
+        own = centred if kept is None else centred[..., kept]
+        plain = part.solver.solve(own, delta)
+        # when its errors are taken from the control game at the pairs
+        errors = part.errors_left_by(game, centred, plain, kept)
+        # then they are those of the rest written out at every coalition, solved and
+        # jackknifed the long way (to rounding: the rest's values by linearity)
+        rest = own - _control_at(game, part.design)
+        rest_values = part.solver.solve(rest, delta - game.full)
+        expected = part.solver.standard_errors(rest, rest_values, part.design)
+        np.testing.assert_allclose(part.values_left_by(game, plain)[0], rest_values, atol=1e-12)
+        np.testing.assert_allclose(errors, expected, rtol=1e-9, atol=1e-15)
+        assert np.isfinite(errors).all() and (errors > 0).any()
 
 
 def _control_games(rng: np.random.Generator) -> list[ControlGame]:
@@ -665,7 +696,7 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
         fitted.coefficients[..., [i]] * (index**p - fitted.shift[..., None] ** p)
         for i, p in enumerate(POWERS)
     )
-    np.testing.assert_allclose(part.game_at(fitted), long_way, atol=1e-12)
+    np.testing.assert_allclose(part.game_at(*part.pair_game(fitted)), long_way, atol=1e-12)
     # a game read at the pairs and written out again is the same game, entry for entry
     np.testing.assert_array_equal(part.written_out(*part.at_pairs(centred)), centred)
     # the solver's values of the control game from its values at the pairs alone

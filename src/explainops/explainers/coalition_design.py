@@ -765,6 +765,25 @@ class KernelSolver:
         pairs = self.pairs
         residuals = centred_values[..., pairs.drawn]
         residuals -= _rows_times(self._fit(centred_values, values), pairs.drawn_columns)
+        return self.spread(residuals)
+
+    @property
+    def has_closed_form_errors(self) -> bool:
+        """Whether :meth:`standard_errors` is :meth:`spread` of the residuals at the draws."""
+        return (
+            self.jackknife_operators is None
+            and self.pairs is not None
+            and not self.pairs.has_interpolated_pair
+        )
+
+    def spread(self, residuals: FloatArray) -> FloatArray:
+        """The jackknife errors (n, k, d) from the fit's residuals (n, k, 2N) at the draws.
+
+        The residuals at each draw's two coalitions in turn (``pairs.drawn``); only where
+        :attr:`has_closed_form_errors` (see :meth:`standard_errors`).
+        """
+        assert self.pairs is not None
+        n_draws = self.pairs.determinant.shape[0]
         r1, r2 = residuals[..., 0::2], residuals[..., 1::2]
         products = np.empty((*residuals.shape[:-1], 3 * n_draws))
         np.multiply(r1, r1, out=products[..., :n_draws])
@@ -772,8 +791,8 @@ class KernelSolver:
         np.multiply(r2, r2, out=products[..., 2 * n_draws :])
         # sums over the draws of t_p and of t_p^2, each as one product (in double precision: the
         # engines' tests compare errors computed on other thread counts to 1e-12)
-        total = _rows_times(residuals, pairs.moves)
-        squares = _rows_times(products, pairs.squared_moves)
+        total = _rows_times(residuals, self.pairs.moves)
+        squares = _rows_times(products, self.pairs.squared_moves)
         variance = (squares - total**2 / n_draws) / (n_draws - 1)
         return np.asarray(np.sqrt(n_draws * np.maximum(variance, 0.0)), dtype=np.float64)
 

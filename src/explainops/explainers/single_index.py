@@ -319,6 +319,11 @@ class _Part:
     kkt_corner: float  # m
     pair_operator: FloatArray  # (h, d): the solver's columns at the firsts less the complements'
     complement_operator: FloatArray  # (d,): the sum of its columns at the complements
+    # of the solver's drawn coalitions (its jackknife's, each draw's two in turn): each one's
+    # pair, +1 at a pair's first coalition and -1 at its complement, and 1 at a complement
+    drawn_pairs: IntArray  # (2N,)
+    drawn_signs: FloatArray  # (2N,)
+    drawn_complements: FloatArray  # (2N,)
 
     @classmethod
     def of(cls, design: KernelDesign, solver: KernelSolver) -> _Part | None:
@@ -334,6 +339,12 @@ class _Part:
         kkt[:d, d] = kkt[d, :d] = 1.0
         inverse = np.linalg.pinv(kkt)  # the minimum-norm solve, as the solver's (lstsq)
         corner = float(inverse[d, d])
+        n_pairs = firsts.shape[0]
+        pair_of = np.empty(masks.shape[0], dtype=np.int64)
+        pair_of[firsts] = pair_of[complements] = np.arange(n_pairs)
+        is_complement = np.zeros(masks.shape[0])
+        is_complement[complements] = 1.0
+        drawn = solver.pairs.drawn if solver.pairs is not None else np.zeros(0, dtype=np.int64)
         return cls(
             design,
             solver,
@@ -346,6 +357,9 @@ class _Part:
             corner,
             np.ascontiguousarray((solver.operator[:, firsts] - solver.operator[:, complements]).T),
             solver.operator[:, complements].sum(axis=1),
+            pair_of[drawn],
+            1.0 - 2.0 * is_complement[drawn],
+            is_complement[drawn],
         )
 
     def pair_game(self, control: ControlGame) -> tuple[FloatArray, FloatArray]:
@@ -365,9 +379,8 @@ class _Part:
         at_shift = _combine(_odd_powers(control.shift), control.coefficients)
         return first.reshape(*rows, first.shape[-1]), -2.0 * at_shift
 
-    def game_at(self, control: ControlGame) -> FloatArray:
-        """One stratum's control game at each of this design's coalitions: (n, k, c)."""
-        first, pair_sum = self.pair_game(control)
+    def game_at(self, first: FloatArray, pair_sum: FloatArray) -> FloatArray:
+        """A control game at each of this design's coalitions (n, k, c), from :meth:`pair_game`."""
         return self.written_out(first, pair_sum[..., None] - first)
 
     def written_out(self, first: FloatArray, second: FloatArray) -> FloatArray:
@@ -397,17 +410,48 @@ class _Part:
         """A game (n, k, c) at each pair's first coalition and at its complement: (n, k, h) each."""
         return game[..., self.firsts], game[..., self.complements]
 
+    def values_left_by(
+        self, control: ControlGame, plain: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Kernel SHAP's values (n, k, d) of what ``control`` leaves of a game, and the control.
+
+        ``plain`` (n, k, d): this part's order-1 values of the game. The solve is linear, so the
+        values of the rest are ``plain`` less the control game's, solved from its values at the
+        pairs (:meth:`solve_pairs`). Returned with the control game at the pairs' first
+        coalitions (n, k, h) and the pairs' sum (n, k), as :meth:`pair_game` gives them.
+        """
+        first, pair_sum = self.pair_game(control)
+        values = plain - self.solve_pairs(first, pair_sum, control.full)
+        return np.asarray(values, dtype=np.float64), first, pair_sum
+
     def errors_left_by(
-        self, control: ControlGame, centred: FloatArray, delta: FloatArray
+        self,
+        control: ControlGame,
+        centred: FloatArray,
+        plain: FloatArray,
+        coalitions: IntArray | None = None,
+        left: tuple[FloatArray, FloatArray, FloatArray] | None = None,
     ) -> FloatArray:
         """The jackknife errors (n, k, d) of Kernel SHAP of what ``control`` leaves of a game.
 
-        ``centred`` (n, k, c): the game at this design's coalitions; ``delta`` (n, k): its full
-        value. The control is held fixed.
+        ``centred`` (n, k, C): the game at the whole design's coalitions, of which this part's
+        are ``coalitions`` (None: this part is the whole design); ``plain`` (n, k, d): this
+        part's order-1 values of the game; ``left``: :meth:`values_left_by`, when already made.
+        The control is held fixed. The rest's residuals are taken at the drawn coalitions only,
+        from the control game at the pairs, never written out at every coalition.
         """
-        rest = centred - self.game_at(control)
-        rest_values = self.solver.solve(rest, delta - control.full)
-        return self.solver.standard_errors(rest, rest_values, self.design)
+        values, first, pair_sum = self.values_left_by(control, plain) if left is None else left
+        if not self.solver.has_closed_form_errors:
+            own = centred if coalitions is None else centred[..., coalitions]
+            rest = own - self.game_at(first, pair_sum)
+            return self.solver.standard_errors(rest, values, self.design)
+        assert self.solver.pairs is not None
+        drawn = self.solver.pairs.drawn
+        residuals = centred[..., drawn if coalitions is None else coalitions[drawn]]
+        residuals -= first[..., self.drawn_pairs] * self.drawn_signs
+        residuals -= pair_sum[..., None] * self.drawn_complements
+        residuals -= _rows_times(values, self.solver.pairs.drawn_columns)
+        return self.solver.spread(residuals)
 
     def residual_sum(self, first: FloatArray, second: FloatArray, values: FloatArray) -> FloatArray:
         """The weighted sum of squares (n, k) of the order-1 fit's residuals.
@@ -745,7 +789,6 @@ class SingleIndexControl:
     def cross_fit(
         self,
         centred: FloatArray,
-        delta: FloatArray,
         own: Starts,
         values: FloatArray,
         half_controls: tuple[ControlGame, ControlGame],
@@ -781,18 +824,19 @@ class SingleIndexControl:
         for fitted, applied in ((0, 1), (1, 0)):
             control = half_controls[fitted]
             other, other_kept = self.halves[applied]
-            at_first, pair_sum = other.pair_game(control)
+            left = other.values_left_by(control, own.halves[applied])
+            rest_values, at_first, pair_sum = left
             observed_first, observed_second = self.half_pairs(centred, applied)
             rest_first = observed_first - at_first
             rest_second = observed_second - (pair_sum[..., None] - at_first)
-            rest = other.written_out(rest_first, rest_second)
-            rest_values = other.solver.solve(rest, delta - control.full)
             if alone:
-                errors = other.solver.standard_errors(rest, rest_values, other.design)
+                errors = other.errors_left_by(
+                    control, centred, own.halves[applied], other_kept, left
+                )
                 variance += errors**2
             if saturated:  # the same half's jackknife with the control fitted on it
                 own_errors = other.errors_left_by(
-                    half_controls[applied], centred[..., other_kept], delta
+                    half_controls[applied], centred, own.halves[applied], other_kept
                 )
                 in_sample += own_errors**2
             if measured:
@@ -810,14 +854,14 @@ class SingleIndexControl:
             plain_errors = self.whole.solver.standard_errors(centred, plain, self.whole.design)
             variance *= split_factor(plain_errors**2, split_variance)[..., None]
         if saturated:  # the whole design's in-sample jackknife, scaled later
-            errors = self.whole.errors_left_by(whole_control, centred, delta)
+            errors = self.whole.errors_left_by(whole_control, centred, own.whole)
         elif alone:
             variance *= noise_factor(variance / 4.0, self.coefficient_noise(half_controls))[
                 ..., None
             ]
             errors = np.sqrt(variance) / 2.0
         else:
-            errors = np.sqrt(self.whole_design_variance(centred, delta, half_controls))
+            errors = np.sqrt(self.whole_design_variance(centred, own.whole, half_controls))
         optimism = (variance.sum(axis=-1), in_sample.sum(axis=-1)) if saturated else None
         if plain_errors is not None:
             errors = np.where(kept_control[..., None], errors, plain_errors)
@@ -833,7 +877,7 @@ class SingleIndexControl:
         return CrossFit(values, errors, kept_control, optimism)
 
     def whole_design_variance(
-        self, centred: FloatArray, delta: FloatArray, half_controls: tuple[ControlGame, ControlGame]
+        self, centred: FloatArray, plain: FloatArray, half_controls: tuple[ControlGame, ControlGame]
     ) -> FloatArray:
         """The variance (n, k, d) where the halves are too small to judge a control on alone.
 
@@ -847,9 +891,9 @@ class SingleIndexControl:
         and 94.0-96.5% with the noise taken out (the halves' own jackknives had covered
         92.1-96.5%; docs/explainers.md).
         """
-        variance = np.zeros((*delta.shape, self.whole.design.masks.shape[1]))
+        variance = np.zeros(plain.shape)
         for control in half_controls:
-            variance += self.whole.errors_left_by(control, centred, delta) ** 2
+            variance += self.whole.errors_left_by(control, centred, plain) ** 2
         variance /= 2.0
         variance *= noise_factor(variance, self.coefficient_noise(half_controls))[..., None]
         return np.asarray(variance, dtype=np.float64)
@@ -943,7 +987,6 @@ class ControlStack:
         crossed = [
             control.cross_fit(
                 centred[position],
-                deltas[position],
                 own[position],
                 values[position],
                 (halves[0].stratum(position), halves[1].stratum(position)),

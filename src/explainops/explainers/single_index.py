@@ -770,16 +770,24 @@ class SingleIndexControl:
         n_features = self.whole.design.masks.shape[1]
         return self.halves_fit_alone and self.fewest_half_pairs < OPTIMISM_BELOW * n_features
 
-    def coefficient_noise(self, half_controls: tuple[ControlGame, ControlGame]) -> FloatArray:
+    def coefficient_noise(
+        self,
+        half_controls: tuple[ControlGame, ControlGame],
+        at_pairs: Sequence[tuple[FloatArray, FloatArray]] | None = None,
+    ) -> FloatArray:
         """The control's coefficient noise B / n^2 (n, k, d) in the whole design's estimate.
 
         The whole design's Kernel SHAP estimate of each half's control game, less its exact
         values, is that control's sampling error; the two differ only by their coefficients,
         fitted on disjoint halves, and a quarter of their difference squared estimates the
-        variance the whole design's own fit carries (see the module's docstring).
+        variance the whole design's own fit carries (see the module's docstring). ``at_pairs``:
+        each control game at the whole design's pairs (:meth:`_Part.pair_game`), when already
+        made.
         """
         first, second = half_controls
-        (at_first, first_sum), (at_second, second_sum) = map(self.whole.pair_game, half_controls)
+        if at_pairs is None:
+            at_pairs = [self.whole.pair_game(control) for control in half_controls]
+        (at_first, first_sum), (at_second, second_sum) = at_pairs
         difference = self.whole.solve_pairs(
             at_first - at_second, first_sum - second_sum, first.full - second.full
         )
@@ -892,10 +900,12 @@ class SingleIndexControl:
         92.1-96.5%; docs/explainers.md).
         """
         variance = np.zeros(plain.shape)
-        for control in half_controls:
-            variance += self.whole.errors_left_by(control, centred, plain) ** 2
+        lefts = [self.whole.values_left_by(control, plain) for control in half_controls]
+        for control, left in zip(half_controls, lefts, strict=True):
+            variance += self.whole.errors_left_by(control, centred, plain, left=left) ** 2
         variance /= 2.0
-        variance *= noise_factor(variance, self.coefficient_noise(half_controls))[..., None]
+        noise = self.coefficient_noise(half_controls, [(first, sums) for _, first, sums in lefts])
+        variance *= noise_factor(variance, noise)[..., None]
         return np.asarray(variance, dtype=np.float64)
 
 

@@ -667,6 +667,11 @@ def _control_at(game: ControlGame, design: KernelDesign) -> np.ndarray:
     )
 
 
+def _at_pairs(part: Any, game: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A game (n, k, c) at each of ``part``'s pairs' first coalitions and at their complements."""
+    return game[..., part.firsts], game[..., part.complements]
+
+
 def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_long_ones() -> None:
     # given a stratum's design, a logistic game, its order-1 values and a fitted control
     design, weights, centred, delta, _, part, stack, values, game = _whole_part_game(4)
@@ -685,7 +690,7 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
     np.testing.assert_allclose(game.multiplier[0], multiplier, atol=1e-12)
     residuals = centred - values @ masks.T
     np.testing.assert_allclose(
-        part.residual_sum(*part.at_pairs(centred), values),
+        part.residual_sum(*_at_pairs(part, centred), values),
         np.einsum("nkc,c->nk", residuals**2, w),
         atol=1e-12,
     )
@@ -698,7 +703,7 @@ def test_kernel_designs_are_complementary_pairs_and_the_pair_products_are_the_lo
     )
     np.testing.assert_allclose(part.game_at(*part.pair_game(fitted)), long_way, atol=1e-12)
     # a game read at the pairs and written out again is the same game, entry for entry
-    np.testing.assert_array_equal(part.written_out(*part.at_pairs(centred)), centred)
+    np.testing.assert_array_equal(part.written_out(*_at_pairs(part, centred)), centred)
     # the solver's values of the control game from its values at the pairs alone
     full = fitted.full
     np.testing.assert_allclose(
@@ -718,7 +723,7 @@ def test_a_halfs_pairs_read_from_the_whole_design_are_those_of_its_own_values() 
         # when each half's pairs are read straight from the whole design's values
         first, second = control.half_pairs(centred, half)
         # then they are the half's own values at its pairs, exactly (the same entries, copied)
-        own_first, own_second = part.at_pairs(centred[..., kept])
+        own_first, own_second = _at_pairs(part, centred[..., kept])
         np.testing.assert_array_equal(first, own_first)
         np.testing.assert_array_equal(second, own_second)
         np.testing.assert_array_equal(part.pair_masks, design.masks[kept[part.firsts]])

@@ -386,8 +386,8 @@ class _Part:
     def written_out(self, first: FloatArray, second: FloatArray) -> FloatArray:
         """A game given at the pairs (n, k, h) twice, at each of this design's coalitions (n, k, c).
 
-        The inverse of :meth:`at_pairs`: ``first`` at each pair's first coalition, ``second`` at
-        its complement.
+        The inverse of reading a game at the pairs: ``first`` at each pair's first coalition,
+        ``second`` at its complement.
         """
         game = np.empty((*first.shape[:-1], self.design.masks.shape[0]))
         game[..., self.firsts] = first
@@ -405,10 +405,6 @@ class _Part:
         values += pair_sum[..., None] * self.complement_operator
         values += full[..., None] * self.solver.offset
         return np.asarray(values, dtype=np.float64)
-
-    def at_pairs(self, game: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """A game (n, k, c) at each pair's first coalition and at its complement: (n, k, h) each."""
-        return game[..., self.firsts], game[..., self.complements]
 
     def values_left_by(
         self, control: ControlGame, plain: FloatArray
@@ -457,7 +453,7 @@ class _Part:
         """The weighted sum of squares (n, k) of the order-1 fit's residuals.
 
         ``first``, ``second`` (n, k, h): the game at each pair's first coalition and at its
-        complement (:meth:`at_pairs`); ``values`` (n, k, d): the fit's.
+        complement; ``values`` (n, k, d): the fit's.
         """
         fitted = _rows_times(values, self.pair_masks.T)  # at the complement: the sum, less it
         residual = first - fitted
@@ -707,8 +703,8 @@ class SingleIndexControl:
     def half_pairs(self, centred: FloatArray, half: int) -> tuple[FloatArray, FloatArray]:
         """The whole design's values (n, k, c) at half ``half``'s pairs: (n, k, h) each.
 
-        At each of the half's first coalitions and at its complement, as the half's
-        :meth:`_Part.at_pairs` of them, read from the whole design's values at once.
+        At each of the half's first coalitions and at its complement (the same as the half's own
+        values read at its pairs), read from the whole design's values at once.
         """
         firsts, complements = self.half_pair_indices[half]
         return centred[..., firsts], centred[..., complements]

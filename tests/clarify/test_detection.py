@@ -41,8 +41,9 @@ GREY = 128
 @pytest.fixture(scope="module")
 def detector(test_registry: RegistryFixture) -> tuple[str, Any]:
     """The digit detector registered in the test registry: (its URI, the same trained network)."""
-    version = log_digit_detector("digit-detector")
-    return f"models:/digit-detector/{version}", train_digit_detector()
+    network = train_digit_detector()
+    version = log_digit_detector("digit-detector", network)
+    return f"models:/digit-detector/{version}", network
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """The CLI run as a user runs it: a separate process, in a fresh working folder.
 
+The process is forked from one that has already imported explainops (``tests/warm_cli.py``).
+
 Shared by the bad-input suite and the secrets test: how to run ``explainops``, a workspace whose
 output paths hold sentinel files, a snapshot of every file and folder under it, the assertions a
 clean failure must pass, and servers that misbehave in ways ``ModelServer`` does not.
@@ -11,7 +13,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,10 +24,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from .. import warm_cli
 from ..conftest import RegistryFixture
 
-# `explainops` as a module call: the console script's entry point, in this interpreter.
-CLI = [sys.executable, "-c", "from explainops.cli import entry_point; entry_point()"]
 CLI_TIMEOUT_S = 300
 # Environment variables of the test process that would change what the CLI does.
 _INHERITED_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "EXPLAINOPS_")
@@ -63,15 +63,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``explainops ARGUMENTS`` in ``cwd`` and capture its output."""
     options = ["--log-level", log_level] if log_level else []
-    return subprocess.run(
-        [*CLI, *options, *arguments],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=cli_environment(env),
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-    )
+    return warm_cli.run([*options, *arguments], cwd, cli_environment(env), CLI_TIMEOUT_S)
 
 
 # --- the workspace ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,11 +31,11 @@ from explainops.io.registries import (
     registered_version,
 )
 
+from .. import warm_cli
 from ..conftest import log_sklearn_model
 
 FEATURES = ["f1", "f2", "f3"]
 # explainops as the console script runs it, in this interpreter.
-CLI = [sys.executable, "-c", "from explainops.cli import entry_point; entry_point()"]
 # Variables of the test process that would change where the CLI looks.
 MLFLOW_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
@@ -345,7 +344,7 @@ def test_registered_version_reads_models_uris_like_a_job(
     assert registries_under(no_mlflow_settings) == [], "no lookup created a registry"
 
 
-# --- end to end, through the CLI in a separate process --------------------------------------------
+# --- end to end, through the CLI in a separate process (tests/warm_cli.py) ---------------------
 
 
 def run_cli(
@@ -355,9 +354,7 @@ def run_cli(
     environment = {
         name: value for name, value in os.environ.items() if name not in MLFLOW_SETTINGS
     } | {"MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
-    return subprocess.run(
-        [*CLI, *arguments], cwd=cwd, env=environment, capture_output=True, text=True, timeout=300
-    )
+    return warm_cli.run(arguments, cwd, environment, timeout=300)
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess[str], *fragments: str) -> str:

@@ -142,12 +142,16 @@ def _mlflow_python_model() -> type:
     return DigitDetector
 
 
-def log_digit_detector(name: str) -> str:
-    """Train, log as an MLflow pyfunc of raw image bytes, register as ``name``; the version."""
+def log_digit_detector(name: str, classifier: Any = None) -> str:
+    """Log as an MLflow pyfunc of raw image bytes, register as ``name``; the version.
+
+    ``classifier``: the network of :func:`train_digit_detector`, trained here when not given.
+    """
     import mlflow
     from mlflow.models import infer_signature
 
-    classifier = train_digit_detector()
+    if classifier is None:
+        classifier = train_digit_detector()
     images, _, _ = _random_scenes(2, seed=1)
     example = image_frame(images, "png")
     with mlflow.start_run():  # the inputs' signature only: its answers are documents

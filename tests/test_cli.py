@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests import warm_cli
+
 EXPLAINOPS = str(Path(sys.executable).with_name("explainops"))
 
 
@@ -98,6 +100,13 @@ def test_validate_fails_as_the_run_would(tmp_path, test_registry, override, code
     assert errors == [line for line in ran.stderr.splitlines() if line.startswith("error:")], (
         "validate says what the run says"
     )
+    # and the forked runs of the CLI suites (tests/warm_cli.py) answer as the console script does
+    environment = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    forked = warm_cli.run(
+        ["run", "--no-progress", str(config), "--set", override], tmp_path, environment, 300
+    )
+    assert forked.returncode == ran.returncode and forked.stdout == ran.stdout, forked.stderr
+    assert errors == [line for line in forked.stderr.splitlines() if line.startswith("error:")]
 
 
 @pytest.mark.slow

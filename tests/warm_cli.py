@@ -74,12 +74,21 @@ def _child(arguments: list[str], cwd: str, env: dict[str, str], stdout: str, std
     import threading
     import traceback
 
+    # the streams stay the objects every module holds (a logging handler made at import, say);
+    # what they write goes to the files
     for descriptor, path in ((1, stdout), (2, stderr)):
+        stream = sys.stdout if descriptor == 1 else sys.stderr
+        if stream is not None:
+            stream.flush()
         opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(opened, descriptor)
         os.close(opened)
-    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        if _descriptor(stream) != descriptor:
+            stream = open(descriptor, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            if descriptor == 1:
+                sys.stdout = stream
+            else:
+                sys.stderr = stream
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -101,6 +110,14 @@ def _child(arguments: list[str], cwd: str, env: dict[str, str], stdout: str, std
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _descriptor(stream: object) -> int | None:
+    """The file descriptor a stream writes to; None if it has none."""
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _exit_code(code: object) -> int:

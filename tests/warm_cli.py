@@ -9,6 +9,11 @@ with its own working folder, environment, standard output and error (files, read
 and exit code; it parses ``sys.argv`` as the console script does, and ends as an interpreter
 ends: non-daemon threads joined, then the ``atexit`` handlers. The console script itself, a fresh
 interpreter, is what ``tests/test_cli.py`` runs.
+
+What the server fixed when it started stays fixed: variables read as the interpreter starts or a
+module is imported (``PYTHON*``, thread counts, MLflow's telemetry and logging). A run whose
+environment differs from the server's in one of them gets a fresh interpreter instead, as does
+every run if the server cannot start.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import subprocess
+import sys
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,41 +43,99 @@ PRELOADED = [
     "sklearn.linear_model",
     "skops.io",
 ]
+# Variables read when the interpreter starts or a module is imported, not when the CLI runs.
+FIXED_AT_START = (
+    "PYTHON",
+    "NUMBA_",
+    "OMP_",
+    "OPENBLAS_",
+    "MKL_",
+    "MLFLOW_DISABLE_TELEMETRY",
+    "MLFLOW_CONFIGURE_LOGGING",
+    "MLFLOW_LOGGING_LEVEL",
+)
+# ... but for this one, which the child applies itself.
+APPLIED_BY_CHILD = ("PYTHONFAULTHANDLER",)
+FRESH = [sys.executable, "-c", "from explainops.cli import entry_point; entry_point()"]
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(PRELOADED)
+_server: dict[str, dict[str, str] | None] = {"environment": None}  # the server's, once started
+_unavailable: list[str] = []  # why the server could not start, once it could not
 
 
 def run(
     arguments: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
     """``explainops ARGUMENTS`` in ``cwd`` with exactly the environment ``env``."""
+    if _server["environment"] is None:
+        _server["environment"] = _fixed(os.environ)  # the server starts with this environment
+    if _unavailable or _fixed(env) != _server["environment"]:
+        return fresh(arguments, cwd, env, timeout)
+    command = ["explainops", *arguments]
     with tempfile.TemporaryDirectory(prefix="explainops-cli-") as folder:
         stdout, stderr = Path(folder) / "stdout", Path(folder) / "stderr"
+        stdout.touch()
+        stderr.touch()
         child = _context.Process(
             target=_child, args=(list(arguments), str(cwd), dict(env), str(stdout), str(stderr))
         )
-        child.start()
-        child.join(timeout)
-        if child.is_alive():
-            child.kill()
-            child.join()
-            raise subprocess.TimeoutExpired(["explainops", *arguments], timeout)
-        assert child.exitcode is not None
-        # a negative exit code is a signal, as subprocess reports it
-        return subprocess.CompletedProcess(
-            ["explainops", *arguments],
-            child.exitcode,
-            stdout.read_text(encoding="utf-8", errors="replace"),
-            stderr.read_text(encoding="utf-8", errors="replace"),
-        )
+        try:
+            child.start()
+        except (EOFError, OSError) as error:
+            _unavailable.append(f"{type(error).__name__}: {error}")
+            warnings.warn(
+                f"no fork server ({_unavailable[0]}): the CLI runs in fresh interpreters",
+                stacklevel=2,
+            )
+            return fresh(arguments, cwd, env, timeout)
+        try:
+            child.join(timeout)
+            timed_out = child.is_alive()
+        finally:  # timed out or interrupted: the child goes too
+            if child.is_alive():
+                child.kill()
+                child.join()
+        output = stdout.read_text(encoding="utf-8", errors="replace")
+        errors = stderr.read_text(encoding="utf-8", errors="replace")
+        exit_code = child.exitcode
+        child.close()
+    if timed_out:
+        raise subprocess.TimeoutExpired(command, timeout, output, errors)
+    assert exit_code is not None
+    # a negative exit code is a signal, as subprocess reports it
+    return subprocess.CompletedProcess(command, exit_code, output, errors)
+
+
+def fresh(
+    arguments: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """The same run in a fresh interpreter."""
+    return subprocess.run(
+        [*FRESH, *arguments],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _fixed(environment: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``environment`` that the server fixed when it started."""
+    return {
+        name: value
+        for name, value in environment.items()
+        if name.startswith(FIXED_AT_START) and name not in APPLIED_BY_CHILD
+    }
 
 
 def _child(arguments: list[str], cwd: str, env: dict[str, str], stdout: str, stderr: str) -> None:
     """In the forked child: become ``explainops ARGUMENTS`` and exit with its code."""
     import atexit
+    import contextlib
     import faulthandler
-    import sys
     import threading
     import traceback
 
@@ -78,11 +143,12 @@ def _child(arguments: list[str], cwd: str, env: dict[str, str], stdout: str, std
     # what they write goes to the files
     for descriptor, path in ((1, stdout), (2, stderr)):
         stream = sys.stdout if descriptor == 1 else sys.stderr
-        if stream is not None:
-            stream.flush()
-        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(opened, descriptor)
-        os.close(opened)
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()  # what the server left unwritten is not this run's
+        opened = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        if opened != descriptor:
+            os.dup2(opened, descriptor)
+            os.close(opened)
         if _descriptor(stream) != descriptor:
             stream = open(descriptor, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
             if descriptor == 1:
@@ -99,7 +165,7 @@ def _child(arguments: list[str], cwd: str, env: dict[str, str], stdout: str, std
     try:
         from explainops.cli import main
 
-        code = main(arguments)
+        code = _exit_code(main(arguments))
     except SystemExit as exit:
         code = _exit_code(exit.code)
     except BaseException:
@@ -125,8 +191,6 @@ def _exit_code(code: object) -> int:
     if code is None:
         return 0
     if isinstance(code, int):
-        return code
-    import sys
-
+        return code & 0xFF  # as the operating system keeps it
     print(code, file=sys.stderr)
     return 1

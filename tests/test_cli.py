@@ -17,14 +17,17 @@ from tests import warm_cli
 EXPLAINOPS = str(Path(sys.executable).with_name("explainops"))
 
 
+def cli_environment() -> dict[str, str]:
+    return os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
+
+
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environment = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
     return subprocess.run(
         [EXPLAINOPS, *arguments],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env=environment,
+        env=cli_environment(),
         timeout=300,
     )
 
@@ -101,9 +104,8 @@ def test_validate_fails_as_the_run_would(tmp_path, test_registry, override, code
         "validate says what the run says"
     )
     # and the forked runs of the CLI suites (tests/warm_cli.py) answer as the console script does
-    environment = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
     forked = warm_cli.run(
-        ["run", "--no-progress", str(config), "--set", override], tmp_path, environment, 300
+        ["run", "--no-progress", str(config), "--set", override], tmp_path, cli_environment(), 300
     )
     assert forked.returncode == ran.returncode and forked.stdout == ran.stdout, forked.stderr
     assert errors == [line for line in forked.stderr.splitlines() if line.startswith("error:")]

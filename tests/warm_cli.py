@@ -60,17 +60,18 @@ FRESH = [sys.executable, "-c", "from explainops.cli import entry_point; entry_po
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(PRELOADED)
-_server: dict[str, dict[str, str] | None] = {"environment": None}  # the server's, once started
-_unavailable: list[str] = []  # why the server could not start, once it could not
+_started_with: dict[str, str] | None = None  # the server's fixed variables, once it started
+_unavailable: str | None = None  # why the server could not start, once it could not
 
 
 def run(
     arguments: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
     """``explainops ARGUMENTS`` in ``cwd`` with exactly the environment ``env``."""
-    if _server["environment"] is None:
-        _server["environment"] = _fixed(os.environ)  # the server starts with this environment
-    if _unavailable or _fixed(env) != _server["environment"]:
+    global _started_with, _unavailable
+    # not started yet, the server starts with this process's environment
+    server = _fixed(os.environ) if _started_with is None else _started_with
+    if _unavailable is not None or _fixed(env) != server:
         return fresh(arguments, cwd, env, timeout)
     command = ["explainops", *arguments]
     with tempfile.TemporaryDirectory(prefix="explainops-cli-") as folder:
@@ -83,12 +84,13 @@ def run(
         try:
             child.start()
         except (EOFError, OSError) as error:
-            _unavailable.append(f"{type(error).__name__}: {error}")
+            _unavailable = f"{type(error).__name__}: {error}"
             warnings.warn(
-                f"no fork server ({_unavailable[0]}): the CLI runs in fresh interpreters",
+                f"no fork server ({_unavailable}): the CLI runs in fresh interpreters",
                 stacklevel=2,
             )
             return fresh(arguments, cwd, env, timeout)
+        _started_with = server
         try:
             child.join(timeout)
             timed_out = child.is_alive()

@@ -35,7 +35,6 @@ from .. import warm_cli
 from ..conftest import log_sklearn_model
 
 FEATURES = ["f1", "f2", "f3"]
-# explainops as the console script runs it, in this interpreter.
 # Variables of the test process that would change where the CLI looks.
 MLFLOW_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 

@@ -446,6 +446,7 @@ class _Part:
         residuals = centred[..., drawn if coalitions is None else coalitions[drawn]]
         residuals -= first[..., self.drawn_pairs] * self.drawn_signs
         residuals -= pair_sum[..., None] * self.drawn_complements
+        # a control's solver is of order 1 (for_design): the fit's coefficients are the values
         residuals -= _rows_times(values, self.solver.pairs.drawn_columns)
         return self.solver.spread(residuals)
 

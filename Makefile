@@ -82,6 +82,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/kernel_auto.py
 	$(BIN)/python bench/kernel_width.py
 	$(BIN)/python bench/text_images.py
+	$(BIN)/python bench/heatmaps.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

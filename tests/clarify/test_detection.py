@@ -20,7 +20,13 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from explainops.clarify.detection import Detections, box_overlap, object_scores, with_context
+from explainops.clarify.detection import (
+    Detections,
+    box_overlap,
+    box_overlaps,
+    object_scores,
+    with_context,
+)
 from explainops.core.images import encode_image, slic_segments
 from explainops.errors import ExplainerError
 from explainops.testing.detector import (
@@ -125,6 +131,23 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = width * height
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def test_box_overlaps_are_every_pair_textbook_intersection_over_union() -> None:
+    # given boxes that nest, touch, cross, miss each other, and an empty one
+    first = np.array(
+        [[0, 0, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75], [0.5, 0, 1, 0.5], [0.2, 0.2, 0.2, 0.6]]
+    )
+    second = np.array([[0.1, 0.1, 0.4, 0.4], [0.5, 0.5, 1, 1], [0, 0, 1, 1], [0.3, 0.3, 0.3, 0.3]])
+    # when every pair is compared at once
+    overlaps = box_overlaps(first, second)
+    # then each is the textbook value, the one-box form's, and the pairs commute exactly
+    expected = [[_iou(a, b) for b in second] for a in first]
+    np.testing.assert_allclose(overlaps, expected, rtol=1e-15, atol=0)
+    for row, box in enumerate(first):
+        assert np.array_equal(box_overlap(box, second), overlaps[row]), "the one-box form"
+    assert np.array_equal(box_overlaps(second, first), overlaps.T), "symmetric, bit for bit"
+    assert overlaps[3].tolist() == [0.0] * 4, "an empty box overlaps nothing"
 
 
 def test_the_detector_finds_the_digits_drawn(detector: tuple[str, Any], scenes: Path) -> None:

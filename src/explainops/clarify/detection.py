@@ -97,19 +97,28 @@ class Detections:
         return int(self.scores.shape[0])
 
 
+def box_overlaps(first: FloatArray, second: FloatArray) -> FloatArray:
+    """(n, m) intersection over union of each of (n, 4) boxes with each of (m, 4) boxes.
+
+    0 where both boxes are empty. Exactly symmetric: ``box_overlaps(b, a)`` is the transpose.
+    """
+    a, b = first[:, None, :], second[None, :, :]
+    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = width * height
+    union = _areas(first)[:, None] + _areas(second)[None, :] - inter
+    return np.asarray(np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0))
+
+
 def box_overlap(box: FloatArray, boxes: FloatArray) -> FloatArray:
     """Intersection over union of a (4,) box with each of (m, 4) boxes (0 where both are empty)."""
-    left = np.maximum(box[0], boxes[:, 0])
-    top = np.maximum(box[1], boxes[:, 1])
-    right = np.minimum(box[2], boxes[:, 2])
-    bottom = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
-    area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(
-        boxes[:, 3] - boxes[:, 1], 0, None
-    )
-    union = area + areas - inter
-    return np.asarray(np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0))
+    overlaps: FloatArray = box_overlaps(box[None], boxes)[0]
+    return overlaps
+
+
+def _areas(boxes: FloatArray) -> FloatArray:
+    """(n,) areas of (n, 4) boxes, 0 for an empty one."""
+    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
 
 
 def object_scores(found: Detections, objects: Detections, iou_threshold: float) -> FloatArray:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainops.clarify.detection import box_overlap
+from explainops.clarify.detection import box_overlaps
 from explainops.core.images import IMAGE_COLUMN, decode_image, image_frame
 from explainops.testing.image_models import DIGITS, LABELS, digit_image
 
@@ -92,16 +92,15 @@ def train_digit_detector(scenes: int = 300, seed: int = 0) -> Any:
     features, window_boxes = _windows(images)
     rows, labels = [], []
     for scene in range(len(images)):
-        overlap = np.stack([box_overlap(box, window_boxes) for box in boxes[scene]])  # (2, w)
+        overlap = box_overlaps(boxes[scene], window_boxes)  # (2, w)
         best = overlap.argmax(axis=0)
         best_overlap = overlap.max(axis=0)
         digit = best_overlap >= 0.65
-        background = best_overlap < 0.45
-        for window in np.flatnonzero(digit | background):
-            rows.append(features[scene, window])
-            labels.append(1 + classes[scene][best[window]] if digit[window] else 0)
+        kept = np.flatnonzero(digit | (best_overlap < 0.45))  # clearly a digit or background
+        rows.append(features[scene, kept])
+        labels.append(np.where(digit[kept], 1 + np.asarray(classes[scene])[best[kept]], 0))
     network = MLPClassifier(hidden_layer_sizes=(48,), alpha=1e-3, max_iter=300, random_state=seed)
-    return network.fit(np.asarray(rows) / 16.0, np.asarray(labels))
+    return network.fit(np.concatenate(rows) / 16.0, np.concatenate(labels))
 
 
 def detect(classifier: Any, images: Sequence[np.ndarray]) -> list[dict[str, list[list[float]]]]:
@@ -113,11 +112,14 @@ def detect(classifier: Any, images: Sequence[np.ndarray]) -> list[dict[str, list
         digits, scores = probabilities.argmax(axis=1), probabilities.max(axis=1)
         candidates = np.flatnonzero(scores >= MIN_SCORE)
         candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+        overlaps = box_overlaps(boxes[candidates], boxes[candidates])
         kept: list[int] = []  # non-maximum suppression over all classes
-        for window in candidates:
-            if not kept or np.all(box_overlap(boxes[window], boxes[kept]) < NMS_IOU):
-                kept.append(int(window))
-        found = [[float(digits[w]), float(scores[w]), *map(float, boxes[w])] for w in kept]
+        for index in range(len(candidates)):
+            if not kept or np.all(overlaps[index, kept] < NMS_IOU):
+                kept.append(index)
+        found = [
+            [float(digits[w]), float(scores[w]), *map(float, boxes[w])] for w in candidates[kept]
+        ]
         answers.append({"prediction": found})
     return answers
 

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.cluster import KMeans
 
 from explainops.errors import InputError
 from explainops.explainers.inputs import FeatureTable, as_feature_table, conform_to
@@ -205,6 +204,9 @@ def _clustering_matrix(
 def _kmeans_labels(
     encoded: FloatArray, n_clusters: int, random_state: int
 ) -> tuple[npt.NDArray[np.int64], float]:
+    # scikit-learn loads when a summary is made: most runs never make one (a second or two).
+    from sklearn.cluster import KMeans
+
     model = KMeans(n_clusters=max(1, n_clusters), n_init=3, random_state=random_state)
     labels = model.fit_predict(encoded)
     return np.asarray(labels, dtype=np.int64), float(model.inertia_)

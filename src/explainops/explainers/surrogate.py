@@ -19,7 +19,6 @@ from math import factorial
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.ensemble import GradientBoostingRegressor
 
 from explainops.explainers.coalition_design import KernelDesign, KernelSolver
 
@@ -77,6 +76,8 @@ def adjusted_estimate(
     ).astype(np.float64)
     # The surrogate learns what the additive fit misses: on an additive game it learns nothing
     # and the estimate stays Kernel SHAP's, exact.
+    from sklearn.ensemble import GradientBoostingRegressor  # loads with the first surrogate
+
     additive = solver.solve(centred_values, delta) @ z[:-2].T
     surrogate_values = np.empty(centred_values.shape)
     surrogate_delta = np.empty(delta.shape)

@@ -67,8 +67,8 @@ def _add_report_parser(commands: Any) -> None:
         description=(
             "Draw a report from a finished run's outputs: a sample-explanations table (with "
             "the model-explanations table and a partial-dependence file), Clarify's "
-            "analysis.json (explanations_shap/out.csv beside it is read too), or a drift "
-            "baseline file with its history."
+            "analysis.json (tabular, text or images: the files it needs in explanations_shap/ "
+            "beside it are read too), or a drift baseline file with its history."
         ),
     )
     command.add_argument("outputs", nargs="+", metavar="OUTPUT", help="output files of one run")

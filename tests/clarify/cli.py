@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,24 @@ def clarify_args(config: Path, dataset: Path, output: Path, *model: str) -> list
 def registered_model(uri: str, registry: RegistryFixture) -> tuple[str, ...]:
     """The arguments naming the registered model ``uri`` in the test ``registry``."""
     return ("--model", uri, "--tracking-uri", registry.tracking_uri)
+
+
+def assert_report_drawn_again(
+    output: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> str:
+    """``explainops report`` of output/analysis.json into ``folder``: the page, checked.
+
+    The run's own report (output/report.html) must be there: the page drawn again from the files
+    has its sections, in order, and its figures with their captions.
+    """
+    capsys.readouterr()
+    page = folder / "report.html"
+    code = main(["report", str(output / "analysis.json"), "-o", str(page), "--formats", "html"])
+    assert code == 0, f"the report is drawn again: {capsys.readouterr().err}"
+    again, first = page.read_text(), (output / "report.html").read_text()
+    for pattern in (r'<section id="([^"]+)"', r'<figure id="([^"]+)"', r"<figcaption>(.*?)<"):
+        found = re.findall(pattern, again, flags=re.DOTALL)
+        assert found == re.findall(pattern, first, flags=re.DOTALL) and found, (
+            f"the run's {pattern} again: {found}"
+        )
+    return again

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from skimage.segmentation import slic
 
+from explainops.cli import EXIT_FAILED, main
 from explainops.core.images import encode_image, slic_segments
 from explainops.testing.image_models import (
     DIGITS,
@@ -27,7 +28,7 @@ from explainops.testing.image_models import (
     train_digit_classifier,
 )
 from explainops.testing.model_server import ModelServer
-from tests.clarify.cli import clarify_args, registered_model, run
+from tests.clarify.cli import assert_report_drawn_again, clarify_args, registered_model, run
 from tests.clarify.images import image_analysis, masked_images, write_analysis
 from tests.conftest import RegistryFixture
 
@@ -130,6 +131,34 @@ def test_few_segments_are_exact_against_a_mask_image(
     analysis = json.loads((output / "analysis.json").read_text())
     assert set(analysis["explanations"]["kernel_shap"]) == {"zero", "one", "seven"}
     assert analysis["explainops"]["images_exact"] == 3
+
+
+def test_explainops_report_draws_an_image_analysis_again(
+    digits: tuple[str, Any],
+    images: Path,
+    test_registry: RegistryFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # given an image analysis that wrote its report
+    uri, _ = digits
+    document = image_analysis("IMAGE_CLASSIFICATION", {"num_segments": 6}, "Digits", seed=1)
+    config = write_analysis(tmp_path, document)
+    output = tmp_path / "out"
+    arguments = clarify_args(config, images, output, *registered_model(uri, test_registry))
+    code, err = run(capsys, arguments)
+    assert code == 0, err
+    # when explainops report is given its analysis.json
+    page = assert_report_drawn_again(output, tmp_path / "again", capsys)
+    # then the page is the image report, a heat map an image, in the run's order
+    assert "Clarify image explainability report" in page, "drawn as an image analysis"
+    assert page.count('<figure id="heatmap-') == 3, "the three images' heat maps"
+    # and an image's missing explanation is a one-line error naming it
+    missing = sorted((output / "explanations_shap").glob("*.npz"))[0]
+    missing.unlink()
+    code = main(["report", str(output / "analysis.json"), "-o", str(tmp_path / "x.html")])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILED and f"{missing}: not found" in err, err
 
 
 @pytest.mark.parametrize("content_type", ["image/png", "image/jpeg", "application/x-npy"])

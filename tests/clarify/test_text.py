@@ -20,7 +20,7 @@ import spacy
 
 from explainops.testing.model_server import ModelServer
 from explainops.testing.text_models import review_classifier
-from tests.clarify.cli import run
+from tests.clarify.cli import assert_report_drawn_again, run
 from tests.conftest import RegistryFixture, log_sklearn_model
 
 CORPUS = Path(__file__).resolve().parents[2] / "demo" / "data" / "reviews.csv"
@@ -163,6 +163,25 @@ def test_short_texts_are_exact_shapley_values_and_add_up(
         np.testing.assert_array_equal(lines[["negative", "positive"]].to_numpy().T, phi)
     assert table.loc[0, "partial_text"] == "Great" and table.loc[1, "start_idx"] == 6
     assert set(table["data_type"]) == {"free_text"}
+
+
+def test_explainops_report_draws_a_text_analysis_again(
+    reviews: Any, test_registry: RegistryFixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a text analysis that wrote its report
+    path = config(tmp_path, {"granularity": "token", "language": "english"})
+    document = json.loads(path.read_text())
+    document["methods"]["report"] = {"name": "report", "title": "Reviews"}
+    path.write_text(json.dumps(document))
+    output = tmp_path / "out"
+    arguments = ["--config", str(path), "--dataset", str(dataset(tmp_path, SHORT))]
+    code, err = run(capsys, [*arguments, "--output", str(output), *in_process(test_registry)])
+    assert code == 0, err
+    # when explainops report is given its analysis.json
+    page = assert_report_drawn_again(output, tmp_path / "again", capsys)
+    # then the page is the text report, with the texts' tokens
+    assert "Clarify text explainability report" in page, "drawn as a text analysis"
+    assert "Great" in page and "phone" in page, "the tokens are shown"
 
 
 def test_endpoint_equals_in_process(

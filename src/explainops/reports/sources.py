@@ -20,7 +20,7 @@ import pydantic
 
 from explainops.clarify.analysis_config import load_analysis_config
 from explainops.clarify.data import clarify_samples, dataset_type_of
-from explainops.clarify.layout import ANALYSIS_FILE
+from explainops.clarify.layout import ANALYSIS_FILE, UNITS_FILE
 from explainops.core.samples import SampleSource
 from explainops.core.tables import SAMPLE_COLUMNS
 from explainops.drift.baseline_file import AttributionBaseline
@@ -274,7 +274,8 @@ def _drift(source: dict[str, Any]) -> Report:
 def detect_source(paths: Sequence[str], *, title: str | None = None) -> dict[str, Any]:
     """The source of a report on existing outputs, told apart by their content.
 
-    - an ``analysis.json`` (with, optionally, its ``explanations_shap/out.csv``): Clarify;
+    - an ``analysis.json``: Clarify's, tabular (with ``explanations_shap/out.csv`` when there),
+      text or images, as the analysis says (see :func:`_clarify_source`);
     - an attribution baseline file and/or a drift history table or folder: drift;
     - a sample-explanations table (and, optionally, the model-explanations table and a
       partial-dependence file): explanations.
@@ -287,8 +288,7 @@ def detect_source(paths: Sequence[str], *, title: str | None = None) -> dict[str
         roles[role] = path
     source: dict[str, Any] = {"title": title}
     if "analysis" in roles:
-        local = roles.get("local_values") or _beside(roles["analysis"], "explanations_shap/out.csv")
-        return source | {"kind": "clarify", "analysis": roles["analysis"], "local_values": local}
+        return source | _clarify_source(roles["analysis"], roles.get("local_values"))
     if "baseline" in roles:
         return source | {
             "kind": "drift",
@@ -311,6 +311,26 @@ def detect_source(paths: Sequence[str], *, title: str | None = None) -> dict[str
         "models_explanations": roles.get("models_explanations"),
         "partial_dependence": roles.get("partial_dependence"),
     }
+
+
+def _clarify_source(analysis_path: str, local_values: str | None) -> dict[str, Any]:
+    """A Clarify run's report source: tabular, text or images, as its ``analysis.json`` says."""
+    details = read_json(analysis_path, "analysis.json").get("explainops", {})
+    if "granularity" in details:  # a text analysis: its units table is beside it
+        units = _beside(analysis_path, UNITS_FILE)
+        return {"kind": "clarify_text", "analysis": analysis_path, "units": units}
+    if "images" in details:  # an image analysis: one .npz an image, as the run listed them
+        folder = analysis_path.rsplit("/", 1)[0] if "/" in analysis_path else "."
+        images = [f"{folder}/explanations_shap/{name}.npz" for name in details["images"]]
+        for path in images:
+            if "://" not in path and not os.path.exists(path):
+                raise InputError(
+                    f"{path}: not found; {analysis_path} lists this image, and its report needs "
+                    "its explanation (explanations_shap/<image>.npz beside analysis.json)"
+                )
+        return {"kind": "clarify_images", "analysis": analysis_path, "images": images}
+    local = local_values or _beside(analysis_path, "explanations_shap/out.csv")
+    return {"kind": "clarify", "analysis": analysis_path, "local_values": local}
 
 
 def _beside(path: str, name: str) -> str | None:

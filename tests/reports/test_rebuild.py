@@ -124,6 +124,8 @@ def test_a_clarify_analysis_is_found_with_its_local_values(tmp_path: Path) -> No
         (["image.png"], EXIT_FAILED, "unknown file type"),
         (["history.csv"], EXIT_FAILED, "needs its attribution baseline file"),
         (["samples.csv", "samples.csv"], EXIT_FAILED, "a second samples explanations"),
+        (["listed/analysis.json"], EXIT_FAILED, "not a Clarify analysis; expected a JSON object"),
+        (["numbered/analysis.json"], EXIT_FAILED, "run details, an object, under 'explainops'"),
     ],
 )
 def test_bad_outputs_are_one_line_errors(
@@ -133,13 +135,16 @@ def test_bad_outputs_are_one_line_errors(
     code: int,
     message: str,
 ) -> None:
-    # given a run's folder with a history table and a stray text file
+    # given a run's folder with a history table, stray files and analyses that are not
     write_outputs(tmp_path)
     pd.DataFrame({"window_id": ["w"], "label": ["l"], "ndcg": [1.0]}).to_csv(
         tmp_path / "history.csv"
     )
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "image.png").write_bytes(b"PNG")
+    for folder, document in (("listed", "[1, 2]"), ("numbered", '{"explainops": 3}')):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "analysis.json").write_text(document)
     # when the report is asked of them, then it fails with one line naming the problem
     result = main(
         ["report", *[str(tmp_path / name) for name in arguments], "-o", str(tmp_path / "r.html")]

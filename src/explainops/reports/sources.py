@@ -315,7 +315,13 @@ def detect_source(paths: Sequence[str], *, title: str | None = None) -> dict[str
 
 def _clarify_source(analysis_path: str, local_values: str | None) -> dict[str, Any]:
     """A Clarify run's report source: tabular, text or images, as its ``analysis.json`` says."""
-    details = read_json(analysis_path, "analysis.json").get("explainops", {})
+    document = read_json(analysis_path, "analysis.json")
+    details = document.get("explainops", {}) if isinstance(document, dict) else None
+    if not isinstance(details, dict):
+        raise InputError(
+            f"{analysis_path}: not a Clarify analysis; expected a JSON object with "
+            "'explanations' (and explainops' run details, an object, under 'explainops')"
+        )
     if "granularity" in details:  # a text analysis: its units table is beside it
         units = _beside(analysis_path, UNITS_FILE)
         return {"kind": "clarify_text", "analysis": analysis_path, "units": units}

@@ -159,6 +159,8 @@ def test_explainops_report_draws_an_image_analysis_again(
     code = main(["report", str(output / "analysis.json"), "-o", str(tmp_path / "x.html")])
     err = capsys.readouterr().err
     assert code == EXIT_FAILED and f"{missing}: not found" in err, err
+    assert len(err.strip().splitlines()) == 1, f"one line: {err!r}"
+    assert not (tmp_path / "x.html").exists(), "nothing is written"
 
 
 @pytest.mark.parametrize("content_type", ["image/png", "image/jpeg", "application/x-npy"])

@@ -34,7 +34,7 @@ import pandas as pd
 
 from explainops.clarify.analysis_config import AnalysisConfig, ImageConfig
 from explainops.clarify.detection import Detections, detector, explain_objects
-from explainops.clarify.layout import SEGMENTS_FILE
+from explainops.clarify.layout import SEGMENTS_FILE, image_explanation_path
 from explainops.core.images import (
     SegmentedImage,
     baseline_image,
@@ -242,7 +242,7 @@ def explain_images(
                 explained = ImageExplanation(
                     source, image, segments, detected.explanation, detected.names, detected.objects
                 )
-            with atomic_file(f"{folder}/explanations_shap/{source.name}.npz", "wb") as handle:
+            with atomic_file(image_explanation_path(folder, source.name), "wb") as handle:
                 handle.write(explained.npz_bytes())
             sink.write(explained.table())
             attributions.add(explained)

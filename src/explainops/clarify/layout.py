@@ -34,6 +34,11 @@ DEFAULT_SEED = 0
 REPORT_FORMATS = ("html", "pdf", "ipynb")
 
 
+def image_explanation_path(folder: str, image: str) -> str:
+    """Where an image analysis in ``folder`` keeps ``image``'s explanation (a ``.npz``)."""
+    return f"{folder.rstrip('/')}/explanations_shap/{image}.npz"
+
+
 def output_paths(output_dir: str, config: AnalysisConfig) -> dict[str, str]:
     """analysis.json and, when the config saves them, the local values, under ``output_dir``."""
     folder = output_dir.rstrip("/")

@@ -33,6 +33,7 @@ from explainops.clarify.images import (
 )
 from explainops.clarify.layout import (
     analysis_document,
+    image_explanation_path,
     kernel_settings,
     local_values_writer,
     output_paths,
@@ -353,7 +354,7 @@ class ClarifyJob(Job):
             source = {
                 "kind": "clarify_images",
                 "analysis": outputs["analysis"],
-                "images": [f"{folder}/explanations_shap/{name}.npz" for name in attributions.names],
+                "images": [image_explanation_path(folder, name) for name in attributions.names],
                 "title": report.title or f"Clarify image analysis of {self._model_name()}",
                 "summary": summary,
             }

@@ -20,7 +20,7 @@ import pydantic
 
 from explainops.clarify.analysis_config import load_analysis_config
 from explainops.clarify.data import clarify_samples, dataset_type_of
-from explainops.clarify.layout import ANALYSIS_FILE, UNITS_FILE
+from explainops.clarify.layout import ANALYSIS_FILE, UNITS_FILE, image_explanation_path
 from explainops.core.samples import SampleSource
 from explainops.core.tables import SAMPLE_COLUMNS
 from explainops.drift.baseline_file import AttributionBaseline
@@ -327,7 +327,7 @@ def _clarify_source(analysis_path: str, local_values: str | None) -> dict[str, A
         return {"kind": "clarify_text", "analysis": analysis_path, "units": units}
     if "images" in details:  # an image analysis: one .npz an image, as the run listed them
         folder = analysis_path.rsplit("/", 1)[0] if "/" in analysis_path else "."
-        images = [f"{folder}/explanations_shap/{name}.npz" for name in details["images"]]
+        images = [image_explanation_path(folder, name) for name in details["images"]]
         for path in images:
             if "://" not in path and not os.path.exists(path):
                 raise InputError(

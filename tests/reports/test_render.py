@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 import pydantic
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from nbclient import NotebookClient
 from PIL import Image
 from scipy import stats
 from sklearn.linear_model import LinearRegression
 
-from explainops.reports import figures, render
+from explainops.reports import figures, render, text
 from explainops.reports.document import FigureSpec, Report, Section, Table
 from explainops.reports.output import ReportFormat, ReportOutput
 from explainops.reports.rebuild import report_from_outputs
@@ -412,6 +413,77 @@ def test_the_hand_made_pdf_has_a_page_per_text_and_figure(
     assert dark_pixels(pages[0]) > 100, "the summary page is blank"
 
 
+class CollectedPages:
+    """Stands in for PdfPages: keeps each page's figure instead of writing it."""
+
+    def __init__(self) -> None:
+        self.figures: list[Any] = []
+
+    def savefig(self, figure: Any) -> None:
+        self.figures.append(figure)
+
+
+def hand_laid_text() -> Any:
+    """A figure laid out by hand whose axes fill it: text units up to its top edge."""
+    units = pd.DataFrame(
+        {
+            "feature": ["review"] * 24,
+            "unit": range(24),
+            "text": [f"word{index}" for index in range(24)],
+            "value": np.linspace(-1.0, 1.0, 24),
+        }
+    )
+    return text.highlighted_text(units)
+
+
+@pytest.mark.parametrize("drawn_for_the_page_first", [True, False], ids=["html+pdf", "pdf"])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        hand_laid_text,
+        lambda: figures.beeswarm(
+            FEATURES, np.outer(np.linspace(-1, 1, 50), SPREADS), pd.DataFrame(np.ones((50, 4)))
+        ),
+    ],
+    ids=["hand-laid", "constrained"],
+)
+def test_a_pdf_page_puts_its_heading_above_the_figure_it_keeps(
+    draw: Any, drawn_for_the_page_first: bool
+) -> None:
+    # given a figure, drawn for the HTML page first or not, and its size and axes in inches
+    figure = draw()
+    if drawn_for_the_page_first:
+        render.figure_svg(figure)
+    else:
+        figure.draw_without_rendering()  # its layout as drawn alone, to compare with
+    width, height = figure.get_size_inches()
+    inches = [axes.get_position().bounds * np.array([width, height] * 2) for axes in figure.axes]
+    heading = "A section's title\nA caption long enough to need wrapping " + "word " * 30
+    # when it is put on a PDF page (laid out again only when not drawn before)
+    pages = CollectedPages()
+    render._figure_page(pages, figure, heading, laid_out=drawn_for_the_page_first)  # type: ignore[arg-type]
+    # then the page is the figure's width, taller by a band; each axes keeps its place in inches
+    (page,) = pages.figures
+    new_width, new_height = page.get_size_inches()
+    band = new_height - height
+    page.draw_without_rendering()  # as the page draws it (colour bars keep their aspect)
+    assert new_width == width, f"page width {new_width} in, figure {width} in"
+    assert 0.4 < band < 1.2, f"heading band {band:.2f} in for 4 lines of 9 pt"
+    for axes, before in zip(page.axes, inches, strict=True):
+        after = axes.get_position().bounds * np.array([width, new_height] * 2)
+        # layouts computed again agree to rounding, not bit for bit
+        np.testing.assert_allclose(after, before, atol=1e-3, err_msg="an axes moved or resized")
+    # and the heading, wrapped inside the page, is above everything the axes draw
+    renderer = FigureCanvasAgg(page).get_renderer()
+    title = page.texts[-1].get_window_extent(renderer)
+    assert len(page.texts[-1].get_text().splitlines()) >= 3, "the long caption was not wrapped"
+    assert title.x0 >= 0 and title.x1 <= page.bbox.width, f"heading {title} beyond the page"
+    drawn_top = max(axes.get_tightbbox(renderer).y1 for axes in page.axes)
+    assert drawn_top <= title.y0, (
+        f"the figure reaches {drawn_top:.0f} px, the heading {title.y0:.0f}"
+    )
+
+
 def test_the_real_pdf_renders_every_page(run: Run, tmp_path: Path) -> None:
     # when the run's PDF is rendered page by page
     pages = pdf_pages(Path(run.paths["report_pdf"]), tmp_path / "pages")
@@ -466,7 +538,7 @@ def listing(folder: Path) -> dict[str, bytes]:
     }
 
 
-def fail_to_draw(report: Report) -> bytes:
+def fail_to_draw(*arguments: Any, **options: Any) -> None:
     raise RuntimeError("the PDF could not be drawn")
 
 
@@ -480,7 +552,7 @@ def test_a_failed_render_keeps_the_good_report_and_writes_nothing(
     assert sorted(before) == ["out/report.html", "out/report.pdf"], f"first write: {sorted(before)}"
 
     # when another report is written and its PDF fails to render
-    monkeypatch.setattr(render, "pdf_bytes", fail_to_draw)
+    monkeypatch.setattr(render, "_figure_page", fail_to_draw)
     changed = dataclasses.replace(hand_report, title="Another report")
     with pytest.raises(RuntimeError, match="could not be drawn"):
         output.write(changed)
@@ -494,13 +566,37 @@ def test_a_failed_render_creates_no_folder(
     hand_report: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a report of every format in a folder that does not exist, whose PDF fails
-    monkeypatch.setattr(render, "pdf_bytes", fail_to_draw)
+    monkeypatch.setattr(render, "_figure_page", fail_to_draw)
     output = ReportOutput(path=str(tmp_path / "new" / "report.html"))
     # when written
     with pytest.raises(RuntimeError, match="could not be drawn"):
         output.write(hand_report)
     # then nothing was published: not the HTML rendered before the PDF, not the folder
     assert list(tmp_path.iterdir()) == [], f"written: {list(tmp_path.rglob('*'))}"
+
+
+def test_the_page_and_the_pdf_draw_each_figure_once(hand_report: Report, tmp_path: Path) -> None:
+    # given the hand-made report, its figures counting how often they are drawn
+    drawn: dict[str, int] = {}
+
+    def counted(spec: FigureSpec) -> FigureSpec:
+        def draw() -> Any:
+            drawn[spec.anchor] = drawn.get(spec.anchor, 0) + 1
+            return spec.draw()
+
+        return dataclasses.replace(spec, draw=draw)
+
+    report = dataclasses.replace(
+        hand_report,
+        sections=tuple(
+            dataclasses.replace(section, figures=tuple(map(counted, section.figures)))
+            for section in hand_report.sections
+        ),
+    )
+    # when its page, PDF and notebook are written
+    ReportOutput(path=str(tmp_path / "report.html")).write(report)
+    # then every figure was drawn once for the page and the PDF together
+    assert drawn == {spec.anchor: 1 for spec in figure_specs(hand_report)}, f"drawn {drawn}"
 
 
 def test_the_path_must_be_the_html_page() -> None:

@@ -80,17 +80,19 @@ class ReportOutput(Component):
     def write(self, report: Report) -> dict[str, str]:
         """Render every format, then publish each file atomically; the paths written."""
         # matplotlib, Jinja2 and nbformat load only when a report is written.
-        from explainops.reports.render import notebook_text, pdf_bytes, render_html
+        from explainops.reports.render import notebook_text, render
         from explainops.reports.sources import rebased
 
         paths = self.paths()
+        # the page and the PDF draw each figure once between them
+        drawn = render(report, html="html" in self.formats, pdf="pdf" in self.formats)
         contents: dict[str, tuple[str, str | bytes]] = {}
         for name, path in paths.items():
             kind = name.removeprefix("report_")
             if kind == "html":
-                contents[name] = ("w", render_html(report))
+                contents[name] = ("w", drawn.html or "")
             elif kind == "pdf":
-                contents[name] = ("wb", pdf_bytes(report))
+                contents[name] = ("wb", drawn.pdf or b"")
             else:
                 folder = str(PurePosixPath(path).parent)
                 contents[name] = ("w", notebook_text(report, rebased(report.source, folder)))

@@ -178,6 +178,35 @@ def test_validate_masks_header_values_url_user_info_and_query_values(
     assert_masked(job["alerts"]["url"], "WEBHOOK_URL", "the webhook URL's token")
 
 
+@pytest.mark.parametrize("given", ["in the config", "with --set"])
+def test_validate_hides_a_webhook_url_written_out(
+    workspace: Workspace,
+    test_registry: RegistryFixture,
+    server: ModelServer,
+    webhook_receiver: Receiver,
+    given: str,
+) -> None:
+    # given a webhook URL whose path is its token (as Slack's are), written out, not from ${oc.env}
+    hook = f"{webhook_receiver.url}/services/T0/B0/{HOOK_TOKEN}"
+    config = job_config(workspace, test_registry, test_registry.tracking_uri)
+    arguments = ["validate", str(config), "--no-progress"]
+    if given == "in the config":
+        config.write_text(config.read_text().replace("${oc.env:WEBHOOK_URL}", hook))
+    else:
+        arguments += ["--set", f"job.alerts.url={hook}"]
+    env = secret_environment(server.url, webhook_receiver.url)
+
+    # when it is validated
+    result = run_cli(arguments, cwd=workspace.cwd, env=env, log_level="DEBUG")
+
+    # then it is valid and shows the URL as *** (the config file itself holds it: not searched)
+    assert result.returncode == 0, f"a valid config:\n{result.stderr[-3000:]}"
+    printed = {"stdout": result.stdout, "stderr": result.stderr}
+    leaks = {name: text.count(SECRET_MARK) for name, text in printed.items() if SECRET_MARK in text}
+    assert not leaks, f"the webhook URL's token was printed: {leaks}"
+    assert resolved_config(result.stdout)["job"]["alerts"]["url"] == "***", "the URL, masked"
+
+
 def test_validate_masks_the_user_info_of_a_tracking_uri(
     workspace: Workspace,
     test_registry: RegistryFixture,

@@ -102,5 +102,6 @@ def masked_config(node: Any) -> Any:
     if isinstance(node, list):
         return [masked_config(item) for item in node]
     if isinstance(node, str):
-        return mask_url(node) if "://" in node else redact(node)
+        redacted = redact(node)  # a registered secret (a webhook's URL) is hidden whole
+        return mask_url(node) if "://" in node and redacted == node else redacted
     return node

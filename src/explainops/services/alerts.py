@@ -153,6 +153,14 @@ class WebhookAlerter(Alerter):
     max_retries: Annotated[int, pydantic.Field(ge=0)] = 3
     backoff_s: Annotated[float, pydantic.Field(ge=0)] = 0.5
 
+    @pydantic.field_validator("url")
+    @classmethod
+    def _url_is_a_secret(cls, url: str | None) -> str | None:
+        """A webhook's URL is its credential, written in the config or not: mask it from now on."""
+        if url:
+            register_secret(url)
+        return url
+
     def _send(self, notification: Notification) -> None:
         url = self.url or os.environ.get(self.url_env)
         if not url:

@@ -223,6 +223,44 @@ def test_invalid_settings_are_refused_with_clear_messages() -> None:
         KernelExplainer(np.zeros((1, 2))).explain(lambda rows: np.ones(3), np.ones((2, 2)))
 
 
+@pytest.mark.parametrize("explainer", [KernelExplainer, ExactExplainer])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_model_output_that_is_not_finite_is_an_error_naming_whose_row(
+    explainer: type[KernelExplainer] | type[ExactExplainer], bad: float
+) -> None:
+    # given samples labelled 5..8 and a model answering `bad` on one masked row of sample 7 only
+    # (its first feature, the baseline's second), and one answering it on baseline row 1 only
+    baseline = pd.DataFrame({"a": [0.0, 10.0, 20.0], "b": [0.0, 10.0, 20.0]})
+    samples = pd.DataFrame(
+        {"a": [1.0, 2.0, 3.0, 4.0], "b": [5.0, 6.0, 7.0, 8.0]}, index=[5, 6, 7, 8]
+    )
+
+    def masked_row_of_7(rows: pd.DataFrame) -> np.ndarray:
+        out = rows["a"].to_numpy() + rows["b"].to_numpy()
+        out[((rows["a"] == 3.0) & (rows["b"] == 10.0)).to_numpy()] = bad
+        return out
+
+    def baseline_row_1(rows: pd.DataFrame) -> np.ndarray:
+        out = rows["a"].to_numpy() + rows["b"].to_numpy()
+        out[((rows["a"] == 10.0) & (rows["b"] == 10.0)).to_numpy()] = bad
+        return out
+
+    # when they are explained
+    with pytest.raises(ExplainerError) as masked:
+        explainer(baseline).explain(masked_row_of_7, samples)
+    with pytest.raises(ExplainerError) as of_baseline:
+        explainer(baseline).explain(baseline_row_1, samples)
+    # then the error names the value and whose row it was, rather than giving NaN attributions
+    message = str(masked.value)
+    assert message.startswith(
+        f"the model returned {bad} for output 0 of a masked row of sample 7 "
+    ), message
+    assert str(of_baseline.value) == (
+        f"the model returned {bad} for output 0 of baseline row 1; "
+        "explanations need a finite output for every row"
+    )
+
+
 def test_a_single_sampled_pair_gives_unknown_not_zero_standard_errors() -> None:
     # given 4 features and 11 of the 14 coalitions: sizes 1 and 3 enumerated, one pair of size 2
     rng = np.random.default_rng(0)

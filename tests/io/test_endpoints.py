@@ -241,6 +241,36 @@ def test_unparsable_values_and_missing_attributes_are_named(
         missing.predict(samples.head(2))
 
 
+@pytest.mark.parametrize("score", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_a_score_that_is_not_a_finite_number_is_an_error_naming_its_row(
+    model: LogisticRegression, samples: pd.DataFrame, score: float
+) -> None:
+    # given an endpoint answering `score` for the positive class of the third sample only
+    third = samples.iloc[2]
+
+    def predict(frame: pd.DataFrame) -> Any:
+        scores = model.predict_proba(frame)
+        scores[(frame == third).all(axis=1).to_numpy(), 1] = score
+        return scores
+
+    with ModelServer(predict, FEATURES, csv_layout="scores") as server:
+        both = loader(server, max_retries=0, probability_attribute=None).load(None)
+        positive = loader(server, max_retries=0, probability_attribute=1).load(None)
+        # when the samples are scored, both classes' scores or the positive class's only
+        with pytest.raises(EndpointError) as both_raised:
+            both.predict(samples.head(4))
+        with pytest.raises(EndpointError) as positive_raised:
+            positive.predict(samples.head(4))
+
+    # then one line names the request, the response row and the score, and says what was expected
+    for raised, which in ((both_raised, "score 2 of 2"), (positive_raised, "the score")):
+        message = str(raised.value)
+        assert message == (
+            f"{server.url}: request batch 1 (sample rows 0-3): "
+            f"response row 3: {which} is {score}, expected a finite number"
+        ), message
+
+
 def test_invalid_settings_are_rejected() -> None:
     with pytest.raises(ValueError, match=r"content_template must contain \$features"):
         EndpointLoader(

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from explainops.errors import ExplainerError
 from explainops.explainers._compiled import fill_hybrid_rows
 from explainops.explainers.baseline import Baseline
 from explainops.explainers.inputs import ModelOutputFunction
@@ -145,4 +146,25 @@ class ValueFunction:
             outputs = self.model_outputs(rows)
         finally:
             MODEL_CALL_ROWS.reset(token)
+        if not np.isfinite(outputs).all():
+            raise ExplainerError(_not_finite(outputs, origin))
         return outputs
+
+
+def _not_finite(outputs: FloatArray, origin: ModelCallRows) -> str:
+    """What a model call returned that no SHAP value can be made of, and whose row it was."""
+    row, column = (int(index) for index in np.argwhere(~np.isfinite(outputs))[0])
+    labels = origin.samples_of(row, row + 1)
+    if labels is None:
+        whose = f"baseline row {origin.first_row + row}"
+    elif origin.rows_per_sample == 1:
+        whose = f"sample {labels[0]}"
+    else:
+        whose = (
+            f"a masked row of sample {labels[0]} "
+            "(its values on some features, a baseline row's on the others)"
+        )
+    return (
+        f"the model returned {outputs[row, column]} for output {column} of {whose}; "
+        "explanations need a finite output for every row"
+    )

@@ -694,7 +694,27 @@ def decode_scores(
     """Parse a response into (n_rows, n_outputs) scores; any mismatch is an EndpointError.
 
     ``single_record``: a JSON request of one record (``$record``), answered by one JSON value.
+    A score that is not a finite number (``nan``, ``inf``) is an error too.
     """
+    scores = _scores(content, accept_type, attribute, n_rows, where, single_record)
+    if not np.isfinite(scores).all():
+        row, column = (int(index) for index in np.argwhere(~np.isfinite(scores))[0])
+        which = "the score" if scores.shape[1] == 1 else f"score {column + 1} of {scores.shape[1]}"
+        raise EndpointError(
+            f"{where}: response row {row + 1}: {which} is {scores[row, column]}, "
+            "expected a finite number"
+        )
+    return scores
+
+
+def _scores(
+    content: bytes,
+    accept_type: AcceptType,
+    attribute: int | str | None,
+    n_rows: int,
+    where: str,
+    single_record: bool,
+) -> FloatArray:
     if accept_type == JSON:
         return decode_json_scores(content, attribute, n_rows, single_record, where)
     fast = (

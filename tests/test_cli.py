@@ -47,6 +47,19 @@ def test_schema_lists_every_component_kind(tmp_path) -> None:
         assert kind in text, f"the schema describes {kind}"
 
 
+@pytest.mark.parametrize("level", ["LOUD", "10"])
+def test_an_unknown_log_level_is_a_usage_error_naming_the_levels(tmp_path, level: str) -> None:
+    # when a level logging does not know is given
+    result = run_cli("--log-level", level, "schema", cwd=tmp_path)
+    # then it is a usage error (exit 2) naming the levels, with no traceback
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"explainops: error: argument --log-level: '{level}': "
+        "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    ), result.stderr
+
+
 def diabetes_job(tmp_path: Path, test_registry) -> Path:
     """A valid ExplanationsJob of five diabetes rows, its relative paths in ``tmp_path``."""
     test_registry.diabetes.iloc[:5].to_csv(tmp_path / "in.csv", index=False)

@@ -24,13 +24,25 @@ logger = logging.getLogger("explainops")
 EXIT_OK, EXIT_FAILED, EXIT_INVALID_CONFIG = 0, 1, 2
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(name: str) -> str:
+    """A logging level's name, in any case; a usage error (exit 2) naming the choices otherwise."""
+    if name.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{name!r}: expected one of {', '.join(LOG_LEVELS)}")
+    return name.upper()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="explainops", description="Explain models in production.")
     parser.add_argument("--version", action="version", version=f"explainops {__version__}")
     parser.add_argument(
         "--log-level",
+        type=_log_level,
         default=os.environ.get("EXPLAINOPS_LOG_LEVEL", "INFO"),
-        help="logging level (default INFO)",
+        help=f"logging level: one of {', '.join(LOG_LEVELS)} (default INFO, or "
+        "$EXPLAINOPS_LOG_LEVEL)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
@@ -233,7 +245,7 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
-    logger.setLevel(level.upper())
+    logger.setLevel(level)
     for noisy in ("mlflow", "alembic", "urllib3", "numba", "distributed", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pydantic
 from jmespath.exceptions import JMESPathError
+from jmespath.visitor import TreeInterpreter
 
 from explainops.core.component import Component, PathText
 from explainops.errors import ExplainOpsError, InputError, WriteError
@@ -87,7 +88,11 @@ class Reader(Component, abc.ABC):
 
 
 class CsvReader(Reader):
-    """CSV with a header row, or without one when ``headers`` names the columns."""
+    """CSV with a header row, or without one when ``headers`` names the columns.
+
+    Ids are read as text, as written: CSV has no types, and a guessed number would turn ``001``
+    into 1 (and make ``1`` and ``01`` the same id).
+    """
 
     KIND: Literal["CsvReader"] = "CsvReader"
     headers: list[str] | None = None
@@ -101,6 +106,8 @@ class CsvReader(Reader):
         options: dict[str, Any] = {"sep": self.separator, "chunksize": self.batch_size}
         if self.headers is not None:
             options |= {"header": None, "names": self.headers}
+        if self.id_column is not None:
+            options["dtype"] = {self.id_column: str}
         # index_col=False: a row with more fields than the header is an error, never a row
         # silently shifted into the index.
         with (
@@ -221,7 +228,8 @@ class JsonReader(Reader):
     Args:
         features: JMESPath into the document that gives the records' features: a list of lists
             (a 2-D matrix, one row per record, named by ``headers``) or a list of objects (their
-            keys are the columns), e.g. ``data[*].features``.
+            keys are the columns), e.g. ``data[*].features``. A record in which it finds nothing
+            is an error naming the record, never a row skipped.
         headers: names of the features when the rows are lists (default column_0, column_1, ...).
 
     """
@@ -239,18 +247,30 @@ class JsonReader(Reader):
             features = jmespath.compile(self.features)
         except JMESPathError as error:
             raise InputError(f"features: {self.features!r} is not a valid JMESPath") from error
-        frame = self.records(features.search(read_json(self.path, "JSON data set")))
+        document = read_json(self.path, "JSON data set")
+        frame = self.records(search_by_record(features.parsed, document))
         for start in range(0, len(frame), self.batch_size):
             yield frame.iloc[start : start + self.batch_size]
 
     def records(self, found: Any) -> pd.DataFrame:
-        """The frame of what the ``features`` JMESPath found: a list of lists or of objects."""
-        if not isinstance(found, list) or not all(isinstance(row, list | dict) for row in found):
+        """The frame of what the ``features`` JMESPath found: a list of lists or of objects.
+
+        ``found`` is one entry per record (``search_by_record``): a None is a record without
+        features, refused by its position rather than dropped (which would shift later rows).
+        """
+        if not isinstance(found, list) or not all(
+            row is None or isinstance(row, list | dict) for row in found
+        ):
             got = "nothing" if found is None else json.dumps(found)[:60]
             raise InputError(
                 f"{self.path}: features {self.features!r} finds {got}; expected a list of "
                 "records' features (lists of values or objects)"
             )
+        for number, row in enumerate(found, start=1):
+            if row is None:
+                raise InputError(
+                    f"{self.path}: record {number}: no feature list or object at {self.features!r}"
+                )
         if found and all(isinstance(row, dict) for row in found):
             return pd.DataFrame(found)
         width = len(found[0]) if found else 0
@@ -265,6 +285,41 @@ class JsonReader(Reader):
 
 
 # ReaderKind, the union configurations select readers from, is in explainops.io.readers.
+
+_PROJECTIONS = ("projection", "value_projection", "filter_projection")
+
+
+def search_by_record(parsed: dict[str, Any], document: Any) -> Any:
+    """What a parsed JMESPath finds in ``document``, with a None for each record that has nothing.
+
+    As ``jmespath.search``, except for the outermost projection (``data[*]`` in
+    ``data[*].features``): JMESPath drops the records in which its right-hand side finds nothing,
+    which would move every later record up a row; here each record it iterates over (those a
+    filter keeps) gives one entry, None when it has nothing. ``parsed`` is a compiled
+    expression's ``parsed`` tree.
+    """
+    interpreter = TreeInterpreter()
+    kind, children = parsed["type"], parsed["children"]
+    if kind in ("subexpression", "pipe"):  # each child applies to what the previous one found
+        for child in children[:-1]:
+            document = interpreter.visit(child, document)
+        return search_by_record(children[-1], document)
+    if kind not in _PROJECTIONS:
+        return interpreter.visit(parsed, document)
+    records = interpreter.visit(children[0], document)
+    if kind == "value_projection":
+        records = list(records.values()) if isinstance(records, dict) else None
+    if not isinstance(records, list):
+        return None
+    if kind == "filter_projection":
+        kept = (interpreter.visit(children[2], record) for record in records)
+        records = [record for record, keep in zip(records, kept, strict=True) if _is_true(keep)]
+    return [interpreter.visit(children[1], record) for record in records]
+
+
+def _is_true(value: Any) -> bool:
+    """JMESPath's truth: everything but null, false and empty strings, lists and objects."""
+    return not (value is None or value is False or value in ("", [], {}))
 
 
 def read_json(path: str, what: str, error: type[ExplainOpsError] = InputError) -> Any:
@@ -577,8 +632,29 @@ class ParquetWriter(Writer):
 
 class _JsonLinesSink(Sink):
     def _write(self, frame: pd.DataFrame) -> None:
-        text = frame.to_json(orient="records", lines=True, double_precision=15)
-        self.handle.write(text if text.endswith("\n") else text + "\n")
+        if len(frame) == 0:
+            return
+        fields = [_json_fields(frame, position) for position in range(frame.shape[1])]
+        if not fields:
+            self.handle.write("{}\n" * len(frame))
+            return
+        self.handle.write("".join("{" + ",".join(row) + "}\n" for row in zip(*fields, strict=True)))
+
+
+def _json_fields(frame: pd.DataFrame, position: int) -> list[str]:
+    """The ``"name":value`` text of one column in each row, floats exactly.
+
+    pandas writes floats with at most 15 decimal places (1e-12 keeps one significant digit);
+    here a float is its shortest text that reads back as the same double (Python's repr), NaN
+    and infinities null as pandas writes them. Other columns are pandas' text.
+    """
+    column = frame.iloc[:, position]
+    if not pd.api.types.is_float_dtype(column.dtype):
+        text = frame.iloc[:, [position]].to_json(orient="records", lines=True)
+        return [line[1:-1] for line in text.rstrip("\n").split("\n")]  # {"name":value}
+    key = json.dumps(str(frame.columns[position])) + ":"
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+    return [key + (repr(value) if math.isfinite(value) else "null") for value in values]
 
 
 class JsonLinesWriter(Writer):

@@ -242,6 +242,8 @@ def test_an_image_file_and_a_list_of_paths_are_data_sets(
         ),
         ({"dataset_type": "text/csv"}, "set dataset_type to application/x-image"),
         ({"baseline": [[1, 2]]}, "path or URI of a mask image"),
+        # a relative mask image is looked for beside the config (write_config's tmp_path)
+        ({"baseline": "missing.png"}, "methods.shap.baseline: /"),
         ({"dataset": "broken"}, "not a JPEG, PNG or .npy image"),
     ],
 )

@@ -305,6 +305,45 @@ def test_a_json_label_with_a_value_missing_names_the_file(
     assert "data.json: label 'labels' finds 1 value(s), expected one per record (2)" in error, error
 
 
+def test_a_json_record_without_features_is_named_even_with_a_label(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a JSON document of 3 records with a label each, the second without its features
+    document = {
+        "data": [
+            {"features": [1.0, 2.0], "target": 1},
+            {"target": 0},
+            {"features": [5.0, 6.0], "target": 1},
+        ]
+    }
+    (tmp_path / "data.json").write_text(json.dumps(document))
+    config = {
+        "dataset_type": "application/json",
+        "features": "data[*].features",
+        "label": "data[*].target",
+        "methods": {"shap": {"baseline": [[0.0, 0.0]]}},
+    }
+    # when clarify runs
+    code = clarify(
+        "--config",
+        str(write_config(tmp_path / "config.json", config)),
+        "--dataset",
+        str(tmp_path / "data.json"),
+        "--output",
+        str(tmp_path / "out"),
+        "--endpoint",
+        "http://127.0.0.1:9/invocations",
+    )
+    # then the record is named (every record has its label: the labels are not miscounted)
+    error = capsys.readouterr().err
+    assert code == EXIT_FAILED, error
+    assert error.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'data.json'}: record 2: no feature list or object at "
+        "'data[*].features'"
+    ), error
+    assert not (tmp_path / "out").exists(), "nothing written"
+
+
 def _config(**fields: object) -> AnalysisConfig:
     return AnalysisConfig.model_validate({"methods": {"shap": {}}, **fields})
 

@@ -9,6 +9,7 @@ error, so a typo never silently changes a result.
 from __future__ import annotations
 
 import logging
+import posixpath
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -310,4 +311,31 @@ def load_analysis_config(path: str | Path) -> AnalysisConfig:
     except pydantic.ValidationError as error:
         raise ConfigError(f"{path}: {validation_message(error)}") from error
     config.log_ignored_fields()
-    return config
+    return with_baseline_beside(config, str(path))
+
+
+def with_baseline_beside(config: AnalysisConfig, path: str) -> AnalysisConfig:
+    """``config`` with a relative ``methods.shap.baseline`` file taken in the folder of ``path``.
+
+    As every relative path in a configuration file (docs/configuration.md) and an image
+    manifest's entries: relative to the file that names it, not to the working directory.
+    """
+    shap = config.methods.shap
+    if shap is None or not isinstance(shap.baseline, str):
+        return config
+    if "://" in shap.baseline or Path(shap.baseline).is_absolute():
+        return config
+    baseline = _beside(path, shap.baseline)
+    logger.info("analysis config methods.shap.baseline: %s (beside the config)", baseline)
+    methods = config.methods.model_copy(
+        update={"shap": shap.model_copy(update={"baseline": baseline})}
+    )
+    return config.model_copy(update={"methods": methods})
+
+
+def _beside(path: str, relative: str) -> str:
+    """``relative`` taken in the folder of ``path``, a local path or a URI."""
+    if "://" not in path:
+        return str((Path(path).parent / relative).resolve())
+    scheme, _, key = path.partition("://")
+    return f"{scheme}://{posixpath.normpath(posixpath.join(posixpath.dirname(key), relative))}"

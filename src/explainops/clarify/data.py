@@ -1,7 +1,8 @@
 """Read a Clarify data set as Clarify does: its type, its columns, and the SHAP baseline rows.
 
-CSV with or without a header row (the first row is a header when it matches ``headers`` or has a
-non-numeric field), JSON Lines with a ``features`` JMESPath into each record, JSON with a
+CSV with or without a header row (``csv_column_names``: with ``headers`` the first row is a header
+row when it equals them; without, when its fields and the second row's say so, and a row they
+cannot place is refused), JSON Lines with a ``features`` JMESPath into each record, JSON with a
 ``features`` JMESPath into the whole document, Parquet.
 
 In CSV and Parquet data sets, ``label``, ``predicted_label``, ``excluded_columns`` and
@@ -15,11 +16,13 @@ and the predicted label's names when those are set.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 import jmespath
 import pandas as pd
@@ -49,6 +52,7 @@ from explainops.io.datasets import (
     Reader,
     format_of,
     read_json,
+    search_by_record,
 )
 from explainops.io.storage import open_file, storage_errors
 
@@ -58,6 +62,8 @@ BASELINE_FIELD = "methods.shap.baseline"
 JSON_TYPES = ("application/jsonlines", "application/json")
 # Clarify's fields of JSON data sets that are JMESPaths to values, not feature columns.
 JMESPATH_FIELDS = ("label", "predicted_label")
+# The names Clarify gives the columns of a CSV data set without headers or a header row.
+PLACEHOLDER_NAME = re.compile(r"column_\d+")
 
 
 def dataset_type_of(path: str, chosen: ConfigDatasetType | None) -> DatasetType:
@@ -100,9 +106,7 @@ def dataset_reader(
         return JsonLinesReader(path=path, features=features, headers=headers, batch_size=batch_size)
     if dataset_type == "application/x-parquet":
         return ParquetReader(path=path, batch_size=batch_size)
-    return CsvReader(
-        path=path, headers=csv_column_names(path, config.headers), batch_size=batch_size
-    )
+    return CsvReader(path=path, headers=csv_column_names(path, config), batch_size=batch_size)
 
 
 def json_features_path(
@@ -176,7 +180,9 @@ def check_json_label_paths(config: AnalysisConfig, dataset_type: DatasetType, pa
         return
     if dataset_type == "application/json":
         document = read_json(path, "JSON data set")
-        records = jmespath.search(json_features_path(config, dataset_type, None), document)
+        # every record counts, one without features too (the reader names it)
+        features = jmespath.compile(json_features_path(config, dataset_type, None))
+        records = search_by_record(features.parsed, document)
         n_records = len(records) if isinstance(records, list) else None
     else:
         document = _first_record(path)
@@ -324,14 +330,16 @@ def shap_background(
     if baseline is None:
         return resolve_background(settings, scan, None)
     if isinstance(baseline, str):
-        reader = dataset_reader(
-            config,
-            dataset_type,
-            baseline,
-            features_attribute=features_attribute,
-            batch_size=batch_size,
-        )
-        frame = reader.read()
+        try:
+            frame = dataset_reader(
+                config,
+                dataset_type,
+                baseline,
+                features_attribute=features_attribute,
+                batch_size=batch_size,
+            ).read()
+        except InputError as error:
+            raise InputError(f"{BASELINE_FIELD}: {error}") from error
         frame = frame.drop(columns=[column for column in frame.columns if column not in features])
     elif dataset_type == "application/json":
         frame = json_baseline_frame(
@@ -347,47 +355,162 @@ def shap_background(
     return checked_background(frame, features, dtypes, None, BASELINE_FIELD)
 
 
-def csv_column_names(path: str, headers: list[str] | None) -> list[str] | None:
+def csv_column_names(path: str, config: AnalysisConfig) -> list[str] | None:
     """Column names to give a CSV data set, or None when its first row is a header row.
 
-    A first row equal to ``headers``, or with any non-numeric field, is a header row.
+    With ``headers``, the first row is a header row when it equals them and data otherwise, as
+    in Clarify (whose CSV data sets carry no header row when ``headers`` is given); a first row
+    that looks like a header (names above numbers, no number of its own) but differs from them
+    is refused rather than read as data. Without ``headers`` (Clarify then takes the header row's
+    names, else ``column_0``, ``column_1``, ...) see ``_is_header_row``: a row it cannot place is
+    refused, never guessed, so no data row is ever taken as names and no header row as data.
     """
-    try:
-        with open_file(path, "rt", encoding="utf-8") as handle:
-            first = handle.readline()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except storage_errors(OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read: {error}") from error
-    fields = [field.strip().strip('"') for field in first.strip().split(",")]
-    if not first.strip():
-        raise InputError(f"{path}: empty data set")
-    if headers is not None and fields == headers:
-        return None
-    numeric = all(_is_number(field) for field in fields)
-    if not numeric:
-        if headers is not None:
-            raise InputError(
-                f"{path}: the first row {fields} looks like a header row but differs from the "
-                f"analysis config's headers {headers}"
-            )
-        return None
+    rows = _first_rows(path)
+    headers = config.headers
     if headers is None:
-        return [f"column_{index}" for index in range(len(fields))]
-    if len(headers) != len(fields):
+        if _is_header_row(path, rows, _names_in(config)):
+            return None
+        return [f"column_{index}" for index in range(len(rows.fields))]
+    if rows.fields == headers:
+        return None
+    if rows.names_above_numbers and not rows.has_numbers:
         raise InputError(
-            f"{path}: rows have {len(fields)} columns, the analysis config's headers name "
+            f"{path}: the first row {rows.fields} looks like a header row (names above numbers) "
+            f"but differs from the analysis config's headers {headers}: make them equal, or "
+            "remove the row"
+        )
+    if len(headers) != len(rows.fields):
+        raise InputError(
+            f"{path}: rows have {len(rows.fields)} columns, the analysis config's headers name "
             f"{len(headers)} ({', '.join(headers)})"
         )
     return headers
 
 
-def _is_number(field: str) -> bool:
+FieldKind = Literal["number", "text", "missing"]
+
+
+@dataclass(frozen=True)
+class FirstRows:
+    """The first row of a CSV file, and what its fields and the second row's are.
+
+    Attributes:
+        fields: the first row's fields, as written (surrounding spaces removed).
+        kinds: each field's kind: a number, text, or missing (empty, ``NA``, ... as the reader
+            reads them).
+        below: the second row's kinds, or None when the file has one row.
+
+    """
+
+    fields: list[str]
+    kinds: list[FieldKind]
+    below: list[FieldKind] | None
+
+    @property
+    def has_numbers(self) -> bool:
+        """Whether a field of the first row is a number (a header row's are names)."""
+        return "number" in self.kinds
+
+    @property
+    def has_text(self) -> bool:
+        """Whether a field of the first row is text (data rows of numbers have none)."""
+        return "text" in self.kinds
+
+    @property
+    def names_above_numbers(self) -> bool:
+        """Whether a column holds text in the first row and a number in the second."""
+        below = self.below or []
+        return any(
+            kind == "text" and under == "number"
+            for kind, under in zip(self.kinds, below, strict=False)
+        )
+
+
+def _is_header_row(path: str, rows: FirstRows, names: list[str]) -> bool:
+    """Whether the first row of a CSV data set without ``headers`` is a header row.
+
+    It is when it holds every column name the config gives (``label``, ``excluded_columns``,
+    ...), or when it has no number and some column has a number below its text. It is data when
+    it has no text, or has numbers and every text of it sits above text (a string column). Any
+    other row (all text over text, or numbers beside a text above a number) is refused.
+    """
+    if names and all(name in rows.fields for name in names):
+        return True
+    if not rows.has_text:
+        return False
+    if rows.names_above_numbers and not rows.has_numbers:
+        return True
+    if rows.has_numbers and not rows.names_above_numbers:
+        return False
+    raise InputError(
+        f"{path}: cannot tell whether the first row {rows.fields} is a header row or data; "
+        "give the columns' names in the analysis config's headers (a first row equal to them "
+        "is a header row, any other row is data)"
+    )
+
+
+def _names_in(config: AnalysisConfig) -> list[str]:
+    """The column names the config refers to, other than Clarify's ``column_0``, ``column_1``..."""
+    pdp = config.methods.pdp
+    references: list[int | str | None] = [
+        config.label,
+        *(config.excluded_columns or []),
+        config.joinsource_name_or_index,
+        config.predicted_label,
+        *(pdp.features or [] if pdp is not None else []),
+    ]
+    return [
+        reference
+        for reference in references
+        if isinstance(reference, str) and not PLACEHOLDER_NAME.fullmatch(reference)
+    ]
+
+
+def _first_rows(path: str) -> FirstRows:
+    """The first two rows of a CSV file, read as ``CsvReader`` reads them."""
+    options: dict[str, Any] = {
+        "header": None,
+        "dtype": str,
+        "skipinitialspace": True,
+        "index_col": False,
+    }
+    try:
+        with open_file(path, "rt", encoding="utf-8") as handle:
+            raw = pd.read_csv(handle, nrows=2, na_filter=False, **options)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty data set") from None
+    except pd.errors.ParserError as error:
+        raise InputError(f"{path}: cannot read the first two rows: {str(error).strip()}") from error
+    except storage_errors(OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read: {error}") from error
+    # Which fields the reader takes as missing (pandas' NA strings): the two rows read again
+    # with its default NA handling, from memory.
+    missing = pd.read_csv(io.StringIO(raw.to_csv(header=False, index=False)), **options).isna()
+    kinds = [
+        [
+            _kind(str(value), bool(absent))
+            for value, absent in zip(raw.iloc[row], missing.iloc[row], strict=True)
+        ]
+        for row in range(len(raw))
+    ]
+    return FirstRows(
+        fields=[str(value).strip() for value in raw.iloc[0]],
+        kinds=kinds[0],
+        below=kinds[1] if len(kinds) > 1 else None,
+    )
+
+
+def _kind(field: str, missing: bool) -> FieldKind:
+    if missing or not field.strip():
+        return "missing"
     try:
         float(field)
     except ValueError:
-        return False
-    return True
+        return "text"
+    # float() reads "1_000"; pandas does not.
+    return "text" if "_" in field else "number"
 
 
 def json_baseline_frame(

@@ -43,7 +43,7 @@ from explainops.core.images import (
     slic_segments,
 )
 from explainops.core.model import LoadedModel
-from explainops.errors import ConfigError
+from explainops.errors import ConfigError, InputError
 from explainops.explainers.units import UnitExplanation, UnitsExplainer
 from explainops.io.datasets import ParquetWriter, atomic_file
 from explainops.io.images import ImageSource, read_bytes
@@ -184,7 +184,11 @@ def _mask_image(config: AnalysisConfig) -> np.ndarray | None:
             "methods.shap.baseline: with image_config give the path or URI of a mask image "
             "(or none, for white noise)"
         )
-    return decode_image(read_bytes(baseline), f"{baseline} (methods.shap.baseline)")
+    try:
+        data = read_bytes(baseline)
+    except InputError as error:
+        raise InputError(f"methods.shap.baseline: {error}") from error
+    return decode_image(data, f"{baseline} (methods.shap.baseline)")
 
 
 def explain_images(

@@ -77,12 +77,23 @@ def model_explanations_table(
     return pd.concat(frames, ignore_index=True)
 
 
-def native_importance(native: Any, n_features: int, n_outputs: int) -> FloatArray | None:
+def native_importance(
+    native: Any, feature_names: Sequence[str], n_outputs: int
+) -> FloatArray | None:
     """The model's own importances (``feature_importances_``) or coefficients (``coef_``).
 
-    None when they are not per input column (e.g. after one-hot encoding).
+    (d,) when the same for every output, else (k, d). None when they are not one per input
+    column in the input's order, or when that cannot be told: after one-hot encoding, after a
+    ``ColumnTransformer`` that moves columns, or after a step that does not name its output
+    columns. A binary classifier's ``coef_`` is its second class's; the first class's
+    coefficients are their negatives.
     """
-    estimator = native.steps[-1][1] if hasattr(native, "steps") else native
+    estimator = native
+    if hasattr(native, "steps"):
+        if len(native.steps) > 1 and not _hands_on_columns(native[:-1], feature_names):
+            return None
+        estimator = native.steps[-1][1]
+    n_features = len(feature_names)
     importances = getattr(estimator, "feature_importances_", None)
     if importances is not None:
         values = np.asarray(importances, dtype=np.float64)
@@ -93,6 +104,24 @@ def native_importance(native: Any, n_features: int, n_outputs: int) -> FloatArra
     values = np.atleast_2d(np.asarray(coefficients, dtype=np.float64))
     if values.shape[1] != n_features:
         return None
-    if values.shape[0] in (1, n_outputs):
-        return values if values.shape[0] == n_outputs else values[0]
+    if values.shape[0] == n_outputs:
+        return values
+    if values.shape[0] == 1 and n_outputs == 2:  # a binary classifier's two class scores
+        return np.vstack([-values[0], values[0]])
     return None
+
+
+def _hands_on_columns(steps: Any, feature_names: Sequence[str]) -> bool:
+    """Whether a pipeline's steps before its estimator give it the input columns, in order.
+
+    A column is recognised by its name, with or without a ``ColumnTransformer``'s
+    ``transformer__`` prefix, or as ``x<i>`` when the steps were fitted on an array.
+    """
+    try:
+        names = [str(name) for name in steps.get_feature_names_out()]
+    except (AttributeError, TypeError, ValueError):  # a step that does not name its columns
+        return False
+    return len(names) == len(feature_names) and all(
+        name in (feature, f"x{index}") or name.endswith(f"__{feature}")
+        for index, (name, feature) in enumerate(zip(names, feature_names, strict=True))
+    )

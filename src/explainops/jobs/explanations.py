@@ -165,7 +165,7 @@ class ExplanationsJob(ModelJob):
                 attributions.output_names,
                 self.explainer.agg_method,
                 native_importance(
-                    model.native, len(attributions.feature_names), len(attributions.output_names)
+                    model.native, attributions.feature_names, len(attributions.output_names)
                 )
                 if model.native is not None
                 else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from explainops.cli import EXIT_FAILED, EXIT_INVALID_CONFIG, EXIT_OK, main
+from explainops.drift.comparison import HISTORY_COLUMNS
 from explainops.testing.model_server import ModelServer
 
 from ..conftest import Receiver, RegistryFixture
@@ -199,6 +201,7 @@ def test_ndcg_in_history_is_clarify_formula_on_the_windows_attributions(
 
     # then the history's NDCG is Clarify's formula, in plain Python, on the two attributions
     history = pd.read_parquet(setup.history)
+    assert list(history.columns) == list(HISTORY_COLUMNS), "the columns a later run checks"
     for label in ("label0", "label1"):
         expected = slow_ndcg(baseline[label], live[label])
         recorded = history.loc[history["label"] == label, "ndcg"].item()
@@ -271,6 +274,21 @@ def test_explainer_in_a_drift_config_is_a_config_error(
     assert "baseline's explainer config" in capsys.readouterr().err, "says why"
 
 
+def test_a_history_on_the_violations_file_is_a_config_error(
+    setup: DriftSetup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a drift job whose history is configured on its violations file
+    config = setup.window_config(setup.registry.cancer.iloc[200:210], "w")
+    config.write_text(config.read_text().replace(str(setup.history), str(setup.violations)))
+    # when it is validated or run
+    for command in ("validate", "run"):
+        # then it is refused in one line naming both outputs, and nothing is written
+        assert main([command, str(config)]) == EXIT_INVALID_CONFIG, command
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert f"violations and history are the same file '{setup.violations}'" in error, error
+    assert not setup.violations.exists(), "nothing written"
+
+
 def test_history_keeps_previous_windows_if_a_run_fails(setup: DriftSetup) -> None:
     cancer = setup.registry.cancer
     assert main(["run", str(setup.window_config(cancer.iloc[200:300], "w1"))]) == EXIT_OK, "w1"
@@ -280,6 +298,87 @@ def test_history_keeps_previous_windows_if_a_run_fails(setup: DriftSetup) -> Non
     assert main(["run", str(setup.window_config(bad, "w2"))]) == EXIT_FAILED, "bad data fails"
     assert setup.history.read_bytes() == before, "the history is untouched by a failed run"
     assert np.isfinite(pd.read_parquet(setup.history)["ndcg"]).all(), "history readable"
+
+
+def _history_of_other_columns() -> pd.DataFrame:
+    return pd.DataFrame({"a": [1], "b": [2]})
+
+
+def _history_of_other_values() -> pd.DataFrame:
+    """The history's columns, but a model version that is not a number."""
+    row = {column: ["x"] for column in HISTORY_COLUMNS} | {"n_samples": [100], "ndcg": [0.95]}
+    return pd.DataFrame(row | {"model_version": ["v1"]})
+
+
+@pytest.mark.parametrize(
+    ("history", "message"),
+    [
+        (
+            _history_of_other_columns,
+            f"the history has columns ['a', 'b'], expected {list(HISTORY_COLUMNS)}",
+        ),
+        (
+            _history_of_other_values,
+            "the history's column 'model_version' does not hold Int64 values: ",
+        ),
+    ],
+    ids=["other-columns", "values-that-do-not-fit"],
+)
+def test_a_history_that_cannot_be_appended_to_leaves_every_output_as_it_was(
+    setup: DriftSetup,
+    webhook_receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+    history: Callable[[], pd.DataFrame],
+    message: str,
+) -> None:
+    # given the violations file and the report of an earlier run, and a history this run's rows
+    # cannot be appended to
+    setup.violations.parent.mkdir(parents=True, exist_ok=True)
+    setup.violations.write_text('{"version": "1.0", "violations": ["PREVIOUS GOOD RESULT"]}\n')
+    report = setup.folder / "monitor" / "report.html"
+    report.write_text("<p>previous report</p>\n")
+    history().to_parquet(setup.history)
+    before = {path: path.read_bytes() for path in (setup.violations, report, setup.history)}
+    alerts = f"{{KIND: WebhookAlerter, url: '{webhook_receiver.url}'}}"
+    window = setup.registry.cancer.iloc[200:300]
+    config = setup.window_config(
+        window, "w", alerts=alerts, report=f"{{path: {report}, formats: [html]}}"
+    )
+    # when a window runs
+    code = main(["run", str(config)])
+    # then it fails with one line naming the history and what is wrong with it
+    assert code == EXIT_FAILED, "an unusable history fails the run"
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"error: {setup.history}: {message}"), error
+    # and the violations file, the report and the history are byte for byte the previous ones
+    for path, content in before.items():
+        assert path.read_bytes() == content, f"{path.name}: a failed run never replaces it"
+    assert not list((setup.folder / "monitor").glob(".*.tmp")), "no temporary file left behind"
+    # and the one notification is the failure, claiming no output
+    assert [body["status"] for body in webhook_receiver.bodies] == ["failed"], "one failure"
+    assert webhook_receiver.bodies[0]["outputs"] == {}, "no output claimed"
+
+
+def test_a_history_of_other_columns_is_refused_by_validate_and_before_explaining(
+    setup: DriftSetup, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a history table of other columns (a CSV, as a user would point at a wrong file)
+    history = setup.folder / "monitor" / "history.csv"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    history.write_text("a,b\n1,2\n")
+    config = setup.window_config(setup.registry.cancer.iloc[200:300], "w")
+    config.write_text(config.read_text().replace(str(setup.history), str(history)))
+    expected = (
+        f"error: {history}: the history has columns ['a', 'b'], expected {list(HISTORY_COLUMNS)}"
+    )
+    # when the configuration is validated, then the history is refused as the run would
+    assert main(["validate", str(config)]) == EXIT_FAILED, "validate reads the history"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == expected, "one line"
+    # when it runs, then it fails the same way before any sample is explained
+    assert main(["run", str(config)]) == EXIT_FAILED, "an unusable history fails the run"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == expected, "one line"
+    assert "explain window" not in caplog.text, "refused before explaining the window"
+    assert not setup.violations.exists(), "no violations file written"
 
 
 def test_baseline_and_drift_jobs_work_with_an_endpoint(

@@ -197,6 +197,55 @@ def test_fail_on_violation_fails_the_backfill_after_writing_everything(
     assert "1 of 3 windows (2026-01-03)" in body["error"], body["error"]
 
 
+def _three_days(setup: DriftSetup) -> Path:
+    rows, _ = traffic(setup)
+    data = setup.folder / "three_days.csv"
+    rows[rows["ts"] < "2026-01-04"].to_csv(data, index=False)
+    return data
+
+
+def test_a_backfill_that_records_no_window_claims_no_history(
+    setup: DriftSetup, webhook_receiver: Receiver
+) -> None:
+    # given three days of 500 rows, windows of at least 1,000 rows, a report, and no history yet
+    alerts = f"{{KIND: WebhookAlerter, url: '{webhook_receiver.url}'}}"
+    report = setup.folder / "monitor" / "report.html"
+    config = backfill_config(
+        setup,
+        _three_days(setup),
+        "{time_column: ts, every: 1d, min_samples: 1000}",
+        alerts=alerts,
+        report=f"{{path: {report}, formats: [html]}}",
+    )
+    # when it runs
+    assert main(["run", str(config)]) == EXIT_OK, "skipped windows are a result, not a crash"
+    # then it writes an empty verdict and its report, but no history: no window was recorded
+    violations = json.loads(setup.violations.read_text())
+    assert violations == {"version": "1.0", "violations": []}, violations
+    assert report.exists(), "the report is written"
+    assert not setup.history.exists(), "no history file for no rows"
+    # and the notification names only the files written
+    body = webhook_receiver.bodies[0]
+    assert body["metrics"]["windows_skipped"] == 3, body["metrics"]
+    assert sorted(body["outputs"]) == ["report_html", "violations"], body["outputs"]
+
+
+def test_a_backfill_into_a_history_of_other_columns_leaves_the_violations_file(
+    setup: DriftSetup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given the violations file of an earlier backfill, and a history table of other columns
+    setup.violations.parent.mkdir(parents=True, exist_ok=True)
+    setup.violations.write_text('{"version": "1.0", "violations": ["PREVIOUS GOOD RESULT"]}\n')
+    before = setup.violations.read_bytes()
+    pd.DataFrame({"a": [1], "b": [2]}).to_parquet(setup.history)
+    config = backfill_config(setup, _three_days(setup), "{time_column: ts, every: 1d}")
+    # when it runs, then it fails with one line naming the history, and replaces nothing
+    assert main(["run", str(config)]) == EXIT_FAILED, "an unusable history fails the backfill"
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"error: {setup.history}: the history has columns ['a', 'b']"), error
+    assert setup.violations.read_bytes() == before, "the previous violations file is kept"
+
+
 def test_bad_times_are_an_input_error_naming_the_rows(
     setup: DriftSetup, capsys: pytest.CaptureFixture[str]
 ) -> None:

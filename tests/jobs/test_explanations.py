@@ -452,6 +452,54 @@ def test_invalid_configuration_exits_2_naming_the_field(
     assert message in capsys.readouterr().err, "the error names the field"
 
 
+@pytest.mark.parametrize(
+    ("outputs", "names"),
+    [
+        (
+            {
+                "models_explanations": "{KIND: CsvWriter, path: OUT/samples.csv}",
+                "samples_explanations": "{KIND: CsvWriter, path: OUT/samples.csv}",
+            },
+            "models_explanations and samples_explanations",
+        ),
+        (  # one file spelled two ways
+            {"models_explanations": "{KIND: CsvWriter, path: OUT/../out/./samples.csv}"},
+            "models_explanations and samples_explanations",
+        ),
+        (  # a file beside the report's page, where its PDF goes
+            {
+                "report": "{path: OUT/report.html}",
+                "partial_dependence": "{path: OUT/report.pdf}",
+            },
+            "partial_dependence and report_pdf",
+        ),
+    ],
+    ids=["same-path", "same-file", "report-pdf"],
+)
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_two_outputs_on_one_file_are_a_configuration_error(
+    tmp_path, test_registry, capsys, outputs, names, command
+) -> None:
+    # given two outputs of one job configured to write one file, and a previous good output
+    test_registry.wine.iloc[:3].to_csv(tmp_path / "samples.csv", index=False)
+    previous = _good_output(tmp_path)
+    sections = {
+        name: value.replace("OUT", str(tmp_path / "out")) for name, value in outputs.items()
+    }
+    config = job_config(tmp_path, test_registry, "wine", **sections)
+    # when the job runs, or is validated
+    code = main([command, str(config)])
+    # then it is refused before anything is written, in one line naming both outputs and the file
+    assert code == EXIT_INVALID_CONFIG, "colliding outputs are an invalid configuration"
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: invalid configuration: job: "), error
+    assert f"{names} are the same file '{tmp_path / 'out'}/" in error, error
+    assert previous.read_text() == "previous good output\n", "the previous output is kept"
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["samples.csv"], (
+        "nothing else is written"
+    )
+
+
 def test_kernel_auto_budget_writes_each_rows_evaluations_and_convergence(
     tmp_path, test_registry
 ) -> None:

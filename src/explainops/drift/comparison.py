@@ -16,6 +16,20 @@ from explainops.drift.ndcg import ndcg, rank_changes, ranked_features
 from explainops.errors import InputError
 from explainops.io.registries import ModelVersion
 
+# The history's columns, in order: a history with others cannot be appended to.
+HISTORY_COLUMNS = (
+    "window_id",
+    "window_time",
+    "model",
+    "model_version",
+    "n_samples",
+    "label",
+    "ndcg",
+    "verdict",
+    "baseline_top_features",
+    "live_top_features",
+)
+
 
 class BaselineAttributions(Protocol):
     """What a window is compared with: a baseline file, or Model Monitor's constraints."""
@@ -121,7 +135,7 @@ def history_rows(
     version: ModelVersion | None,
     attributions: DatasetAttributions,
 ) -> pd.DataFrame:
-    """One history row per label of this window."""
+    """One history row per label of this window, in ``HISTORY_COLUMNS``."""
     return pd.DataFrame(
         {
             "window_id": [window_id] * len(checks),

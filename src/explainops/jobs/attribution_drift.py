@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import pandas as pd
 import pydantic
 
 from explainops.core.component import PathText
@@ -21,12 +23,18 @@ from explainops.drift.backfill import (
 )
 from explainops.drift.baseline_file import AttributionBaseline
 from explainops.drift.comparison import (
+    HISTORY_COLUMNS,
     compare_with_baseline,
     drift_metrics,
     history_rows,
     violations_document,
 )
-from explainops.drift.history import append_history, history_layout
+from explainops.drift.history import (
+    HistoryAppend,
+    appending_history,
+    check_history,
+    history_layout,
+)
 from explainops.errors import ConfigError, DriftError
 from explainops.io.capture import CaptureReader
 from explainops.io.datasets import read_table, write_json
@@ -34,6 +42,8 @@ from explainops.io.loaders import LoadedModel
 from explainops.io.registries import ModelVersion
 from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
+from explainops.reports.document import Report
+from explainops.reports.runs import drift_run_report
 from explainops.services.alerts import Notification
 from explainops.services.progress import Progress
 
@@ -110,12 +120,17 @@ class AttributionDriftJob(ModelJob):
         return {"violations": self.violations_path, "history": history} | self.report_paths()
 
     def check(self) -> list[str]:
-        """Check the outputs and the baseline, then what every model job checks."""
+        """Check the outputs, the baseline and the history, then what every model job checks."""
         self.check_outputs()
         baseline = AttributionBaseline.read(self.baseline_path)
         self._resolve_for(baseline)
+        check_history(self.history_path, HISTORY_COLUMNS)
         features = len(baseline.features)
-        return [f"baseline: {self.baseline_path} ({features} features)", *super().check()]
+        return [
+            f"baseline: {self.baseline_path} ({features} features)",
+            f"history: {self.history_path} can be appended to",
+            *super().check(),
+        ]
 
     def run(self) -> JobResult:
         """Read the baseline, explain the window (or every window), compare, write, notify."""
@@ -124,6 +139,8 @@ class AttributionDriftJob(ModelJob):
         logger.info("read the baseline %s", self.baseline_path)
         baseline = AttributionBaseline.read(self.baseline_path)
         version = self._resolve_for(baseline)
+        # An unusable history fails the run now, not once every sample is explained.
+        check_history(self.history_path, HISTORY_COLUMNS)
         model = self.load_model(version)
         if self.windows is not None:
             return self._backfill(baseline, version, model, started)
@@ -145,26 +162,19 @@ class AttributionDriftJob(ModelJob):
                 "label %s: NDCG %.4f (threshold %.2f): %s",
                 *(check.label, check.ndcg, self.threshold, verdict),
             )
-        logger.info("write %s (%d violations)", self.violations_path, len(drifted))
-        write_json(self.violations_path, violations_document(drifted, self.threshold))
-        history = history_rows(
+        rows = history_rows(
             checks, window_id, window_time, self.model_name(version), version, attributions
         )
-        append_history(self.history_path, history, window_id)
-        self.write_drift_report(
-            baseline,
-            version,
-            attributions,
-            started,
-            history=self.history_path,
-            windows=[(window_id, attributions)],
-            threshold=self.threshold,
-        )
+        with appending_history(self.history_path, rows, window_id) as history:
+            report = self._report(
+                baseline, version, attributions, started, history, [(window_id, attributions)]
+            )
+            outputs = self._publish(report, violations_document(drifted, self.threshold), history)
         notification = self.completion_notification(
             version,
             attributions,
             started,
-            outputs=self._outputs(),
+            outputs=outputs,
             metrics=drift_metrics(checks, self.threshold),
         )
         self.log_run(version, notification)
@@ -200,44 +210,71 @@ class AttributionDriftJob(ModelJob):
             top_k=self.top_k,
             min_samples=self.windows.min_samples,
         )
-        document = backfill.violations_document()
-        logger.info(
-            "write %s (%d violations in %d windows)",
-            self.violations_path,
-            len(document["violations"]),
-            len(backfill.drifted),
-        )
-        write_json(self.violations_path, document)
+        logger.info("%d of %d windows drift", len(backfill.drifted), len(backfill.checked))
+        rows, rows_id = pd.DataFrame(), ""  # every window skipped: nothing to record
         if backfill.checked:
             rows = backfill.history_rows(self.model_name(version), version)
             first, last = backfill.checked[0].window, backfill.checked[-1].window
-            append_history(self.history_path, rows, f"{first.window_id}_{last.window_id}")
-        shown = backfill.shown_windows(REPORTED_WINDOWS)
-        self.write_drift_report(
-            baseline,
-            version,
-            total,
-            started,
-            history=self.history_path,
-            windows=[(item.window.window_id, item.window.attributions) for item in shown],
-            threshold=self.threshold,
-            extra=[
-                ("windows compared", len(backfill.checked)),
-                ("windows drifting", len(backfill.drifted)),
-            ],
-        )
+            rows_id = f"{first.window_id}_{last.window_id}"
+        shown = [
+            (item.window.window_id, item.window.attributions)
+            for item in backfill.shown_windows(REPORTED_WINDOWS)
+        ]
+        extra = [
+            ("windows compared", len(backfill.checked)),
+            ("windows drifting", len(backfill.drifted)),
+        ]
+        with appending_history(self.history_path, rows, rows_id) as history:
+            report = self._report(baseline, version, total, started, history, shown, extra)
+            outputs = self._publish(report, backfill.violations_document(), history)
         notification = self.completion_notification(
-            version, total, started, outputs=self._outputs(), metrics=backfill.metrics()
+            version, total, started, outputs=outputs, metrics=backfill.metrics()
         )
         self.log_run(version, notification)
         self._notify(notification, backfill.drift_summary())
         return JobResult(self.KIND, notification.outputs, notification, total)
 
-    def _outputs(self) -> dict[str, str]:
-        """What a run notifies and logs: violations, history, and the report's files."""
-        return {"violations": self.violations_path, "history": self.history_path} | (
-            self.report_paths()
+    def _report(
+        self,
+        baseline: AttributionBaseline,
+        version: ModelVersion | None,
+        attributions: DatasetAttributions,
+        started: float,
+        history: HistoryAppend,
+        windows: list[tuple[str, DatasetAttributions]],
+        extra: Sequence[tuple[str, Any]] = (),
+    ) -> Report | None:
+        """The run's report (with ``report``), drawing the history as the run will leave it."""
+        if self.report is None:
+            return None
+        name = self.model_name(version)
+        return drift_run_report(
+            self.report,
+            baseline,
+            title=f"Attribution drift of {name}",
+            summary=self.report_summary(version, attributions, started, extra=extra),
+            history=history.table(),
+            windows=windows,
+            threshold=self.threshold,
+            source={"kind": "drift", "baseline": baseline.path, "history": self.history_path},
         )
+
+    def _publish(
+        self, report: Report | None, violations: dict[str, Any], history: HistoryAppend
+    ) -> dict[str, str]:
+        """Publish the outputs, each atomically, once all are ready; the files written.
+
+        The history's append was checked and the report drawn; the report is rendered first,
+        so that after it only storage can fail: a failed run leaves the violations file and the
+        history as they were, and the notification names only the files written.
+        """
+        report_paths = {}
+        if self.report is not None and report is not None:
+            report_paths = self.report.write(report)
+        logger.info("write %s (%d violations)", self.violations_path, len(violations["violations"]))
+        write_json(self.violations_path, violations)
+        recorded = {"history": self.history_path} if history.publish() else {}
+        return {"violations": self.violations_path} | recorded | report_paths
 
     def _explain(
         self,

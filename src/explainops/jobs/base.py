@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import os
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Annotated, Any
@@ -47,6 +48,20 @@ class JobResult:
             "top_features": notification.top_features,
             **notification.metrics,
         }
+
+
+def check_distinct_outputs(paths: dict[str, str]) -> None:
+    """Raise ValueError when two outputs are one file: the one published last would win."""
+    seen: dict[str, str] = {}
+    for name, path in paths.items():
+        local = "://" not in path or path.startswith("file://")
+        key = os.path.abspath(path.removeprefix("file://")) if local else path
+        if key in seen:
+            raise ValueError(
+                f"{seen[key]} and {name} are the same file {path!r}: give each output a path of "
+                "its own"
+            )
+        seen[key] = name
 
 
 class Job(Component, abc.ABC):

@@ -27,7 +27,12 @@ from explainops.io.loaders import CustomLoader, EndpointLoader, LoadedModel, Loa
 from explainops.io.readers import ReaderKind
 from explainops.io.registries import ModelVersion, Registry
 from explainops.io.tracking import log_job_run
-from explainops.jobs.base import Job, notification_metrics, success_notification
+from explainops.jobs.base import (
+    Job,
+    check_distinct_outputs,
+    notification_metrics,
+    success_notification,
+)
 from explainops.reports.output import ReportOutput, ReportRows
 from explainops.reports.runs import drift_run_report, run_summary
 from explainops.services.alerts import Notification
@@ -79,6 +84,11 @@ class ModelJob(Job):
             raise ValueError(
                 "mlflow_run needs a registry: the run is logged to its tracking server"
             )
+        return self
+
+    @pydantic.model_validator(mode="after")
+    def _check_outputs_are_distinct(self) -> Any:
+        check_distinct_outputs(self.output_paths())
         return self
 
     def check(self) -> list[str]:

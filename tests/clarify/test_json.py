@@ -277,20 +277,10 @@ def test_a_label_path_that_finds_nothing_is_a_config_error(
     assert not (tmp_path / "out").exists(), "nothing written"
 
 
-def test_a_json_label_with_a_value_missing_names_the_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # given a JSON document whose label path finds fewer values than there are records
-    document = {"rows": [[1.0, 2.0], [3.0, 4.0]], "labels": [1]}
+def clarify_json_document(tmp_path: Path, document: Any, config: dict[str, Any]) -> int:
+    """Clarify on ``document`` (written as data.json) against an endpoint that is never reached."""
     (tmp_path / "data.json").write_text(json.dumps(document))
-    config = {
-        "dataset_type": "application/json",
-        "features": "rows",
-        "label": "labels",
-        "methods": {"shap": {"baseline": [[0.0, 0.0]]}},
-    }
-    # when clarify runs, then the data set is named with the count expected
-    code = clarify(
+    return clarify(
         "--config",
         str(write_config(tmp_path / "config.json", config)),
         "--dataset",
@@ -300,6 +290,21 @@ def test_a_json_label_with_a_value_missing_names_the_file(
         "--endpoint",
         "http://127.0.0.1:9/invocations",
     )
+
+
+def test_a_json_label_with_a_value_missing_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a JSON document whose label path finds fewer values than there are records
+    document = {"rows": [[1.0, 2.0], [3.0, 4.0]], "labels": [1]}
+    config = {
+        "dataset_type": "application/json",
+        "features": "rows",
+        "label": "labels",
+        "methods": {"shap": {"baseline": [[0.0, 0.0]]}},
+    }
+    # when clarify runs, then the data set is named with the count expected
+    code = clarify_json_document(tmp_path, document, config)
     error = capsys.readouterr().err
     assert code == EXIT_FAILED, error
     assert "data.json: label 'labels' finds 1 value(s), expected one per record (2)" in error, error
@@ -316,7 +321,6 @@ def test_a_json_record_without_features_is_named_even_with_a_label(
             {"features": [5.0, 6.0], "target": 1},
         ]
     }
-    (tmp_path / "data.json").write_text(json.dumps(document))
     config = {
         "dataset_type": "application/json",
         "features": "data[*].features",
@@ -324,16 +328,7 @@ def test_a_json_record_without_features_is_named_even_with_a_label(
         "methods": {"shap": {"baseline": [[0.0, 0.0]]}},
     }
     # when clarify runs
-    code = clarify(
-        "--config",
-        str(write_config(tmp_path / "config.json", config)),
-        "--dataset",
-        str(tmp_path / "data.json"),
-        "--output",
-        str(tmp_path / "out"),
-        "--endpoint",
-        "http://127.0.0.1:9/invocations",
-    )
+    code = clarify_json_document(tmp_path, document, config)
     # then the record is named (every record has its label: the labels are not miscounted)
     error = capsys.readouterr().err
     assert code == EXIT_FAILED, error

@@ -126,6 +126,7 @@ def test_a_clarify_analysis_is_found_with_its_local_values(tmp_path: Path) -> No
         (["samples.csv", "samples.csv"], EXIT_FAILED, "a second samples explanations"),
         (["listed/analysis.json"], EXIT_FAILED, "not a Clarify analysis; expected a JSON object"),
         (["numbered/analysis.json"], EXIT_FAILED, "run details, an object, under 'explainops'"),
+        (["stale/analysis.json"], EXIT_FAILED, "this out.csv is not the analysis's own"),
     ],
 )
 def test_bad_outputs_are_one_line_errors(
@@ -145,6 +146,15 @@ def test_bad_outputs_are_one_line_errors(
     for folder, document in (("listed", "[1, 2]"), ("numbered", '{"explainops": 3}')):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "analysis.json").write_text(document)
+    # an analysis of label 'yes' beside an earlier run's out.csv, of label0
+    (tmp_path / "stale" / "explanations_shap").mkdir(parents=True)
+    shap = {"yes": {"global_shap_values": {"x": 0.5}, "expected_value": 0.1}}
+    (tmp_path / "stale" / "analysis.json").write_text(
+        json.dumps({"explanations": {"kernel_shap": shap}, "explainops": {}})
+    )
+    pd.DataFrame({"x_label0": [0.5, -0.5]}).to_csv(
+        tmp_path / "stale" / "explanations_shap" / "out.csv", index=False
+    )
     # when the report is asked of them, then it fails with one line naming the problem
     result = main(
         ["report", *[str(tmp_path / name) for name in arguments], "-o", str(tmp_path / "r.html")]
@@ -152,6 +162,24 @@ def test_bad_outputs_are_one_line_errors(
     error = capsys.readouterr().err.strip()
     assert result == code, f"exit {code}: {error}"
     assert message in error and len(error.splitlines()) == 1, f"one line naming it: {error!r}"
+    assert not (tmp_path / "r.html").exists(), "nothing is written"
+
+
+def test_an_id_column_the_samples_do_not_have_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a run's outputs and inputs, and an id column the inputs do not have
+    samples = write_outputs(tmp_path)
+    arguments = ["--samples", str(tmp_path / "inputs.csv"), "--id-column", "nope"]
+    # when the report is asked for
+    code = main(["report", *samples, *arguments, "-o", str(tmp_path / "r.html")])
+    # then one line names the file, the column and the columns it has; nothing is written
+    error = capsys.readouterr().err.strip()
+    assert code == EXIT_FAILED, error
+    assert (
+        error
+        == f"error: {tmp_path / 'inputs.csv'}: no id column 'nope'; its columns: row_id, a, b, c"
+    )
     assert not (tmp_path / "r.html").exists(), "nothing is written"
 
 

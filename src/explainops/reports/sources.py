@@ -122,6 +122,12 @@ def read_inputs(reader: SampleSource | None, ids: set[str]) -> pd.DataFrame | No
         return None
     found = []
     for batch in reader.batches():
+        if reader.id_column and reader.id_column not in batch.columns:
+            raise InputError(
+                f"{reader.path}: no id column {reader.id_column!r}; its columns: "
+                f"{', '.join(map(str, batch.columns[:12]))}"
+                + (", ..." if len(batch.columns) > 12 else "")
+            )
         keys = (batch[reader.id_column] if reader.id_column else batch.index.to_series()).astype(
             str
         )
@@ -176,6 +182,14 @@ def clarify_local_values(
     Clarify keeps no prediction: it is the base value plus the sum of the SHAP values (the
     values add up to it), and a sample's id is its row position.
     """
+    expected = [f"{feature}_{label}" for label in kernel_shap for feature in feature_names]
+    missing = [column for column in expected if column not in local_values.columns]
+    if missing:
+        raise InputError(
+            f"local values: no column {missing[0]!r} (of {len(expected)} <feature>_<label> "
+            f"columns the analysis has; {len(missing)} missing): this out.csv is not the "
+            "analysis's own (an earlier run's left in the folder?)"
+        )
     frames = []
     for label, entry in kernel_shap.items():
         columns = [f"{feature}_{label}" for feature in feature_names]
@@ -204,7 +218,10 @@ def _clarify(source: dict[str, Any]) -> Report:
         sampler = sampler_of(source, feature_names)
         # Readers index batches by row position over the whole file: a row's id is its position.
         for batch in reader_for_path(source["local_values"]).batches():
-            sampler.add(clarify_local_values(batch, kernel_shap, feature_names))
+            try:
+                sampler.add(clarify_local_values(batch, kernel_shap, feature_names))
+            except InputError as error:
+                raise InputError(f"{source['local_values']}: {error}") from None
         reader = _clarify_reader(source) or _reader(source.get("inputs"))
         rows = sampler.rows(read_inputs(reader, sampler.sampled_ids))
         n_samples = n_samples or sampler.n_samples

@@ -261,6 +261,43 @@ def test_a_model_output_that_is_not_finite_is_an_error_naming_whose_row(
     )
 
 
+def test_a_model_that_raises_is_one_line_naming_whose_rows_and_its_words() -> None:
+    # given samples labelled 5..8, and models failing as scikit-learn and MLflow do: on the
+    # baseline rows, and on masked rows with a message of many lines ending in its cause
+    baseline = pd.DataFrame({"a": [0.0, 10.0, 20.0], "b": [0.0, 10.0, 20.0]})
+    samples = pd.DataFrame(
+        {"a": [1.0, 2.0, 3.0, 4.0], "b": [5.0, 6.0, 7.0, 8.0]}, index=[5, 6, 7, 8]
+    )
+
+    def on_baseline(rows: pd.DataFrame) -> np.ndarray:
+        raise ValueError("Input X contains NaN.\nLogisticRegression does not accept missing values")
+
+    def on_masked_rows(rows: pd.DataFrame) -> np.ndarray:
+        if len(rows) > 4:  # not the baseline's or the samples' own predictions
+            raise RuntimeError(
+                "Failed to enforce schema of data '   a  b\n0  1.0  x' with schema "
+                "'[a: double]'. Error: Can not safely convert str to float64."
+            )
+        return rows["a"].to_numpy()
+
+    # when they are explained
+    with pytest.raises(ExplainerError) as baseline_failed:
+        KernelExplainer(baseline).explain(on_baseline, samples)
+    with pytest.raises(ExplainerError) as masked_failed:
+        KernelExplainer(baseline).explain(on_masked_rows, samples)
+    # then each is one line: whose rows, the exception's type, its first line (and MLflow's cause)
+    assert str(baseline_failed.value) == (
+        "the model failed on baseline rows 0-2: ValueError: Input X contains NaN."
+    )
+    message = str(masked_failed.value)
+    assert message.startswith("the model failed on masked rows of samples 5, 6, 7, 8 "), message
+    assert message.endswith(
+        "RuntimeError: Failed to enforce schema of data '   a  b ... "
+        "Error: Can not safely convert str to float64."
+    ), message
+    assert "\n" not in message
+
+
 def test_a_single_sampled_pair_gives_unknown_not_zero_standard_errors() -> None:
     # given 4 features and 11 of the 14 coalitions: sizes 1 and 3 enumerated, one pair of size 2
     rng = np.random.default_rng(0)

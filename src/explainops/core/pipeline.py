@@ -28,8 +28,9 @@ from explainops.core.model import LoadedModel
 from explainops.core.samples import SampleScan, SampleSource, scan_samples, validated_batches
 from explainops.core.schemas import InputSchema, raise_for_violations, validate_batch
 from explainops.core.tables import check_feature_names
-from explainops.errors import InputError
+from explainops.errors import ExplainOpsError, InputError
 from explainops.explainers import Explanation, kmeans_baseline
+from explainops.explainers.coalitions import model_failure
 from explainops.explainers.inputs import as_feature_table
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,12 @@ def explain_dataset(
         baseline(scan) if baseline else resolve_background(settings, scan, schema, read_table)
     )
     preview = numeric_as_float(scan.reservoir[scan.feature_names].head(8))
-    names = tuple(output_names) if output_names else model.output_names(preview)
+    try:
+        names = tuple(output_names) if output_names else model.output_names(preview)
+    except ExplainOpsError:
+        raise
+    except Exception as error:  # the model's own failure on the first rows, as one line
+        raise model_failure(error, f"the first {len(preview)} samples") from error
     context = ExplainContext(model, frame, weights, names, preview)
     explainer_name, explain = settings.build(context)
     logger.info("explain with %s against %d baseline rows", explainer_name, len(frame))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from explainops.errors import ExplainerError
+from explainops.errors import ExplainerError, ExplainOpsError
 from explainops.explainers._compiled import fill_hybrid_rows
 from explainops.explainers.baseline import Baseline
 from explainops.explainers.inputs import ModelOutputFunction
@@ -144,27 +144,49 @@ class ValueFunction:
         token = MODEL_CALL_ROWS.set(origin)
         try:
             outputs = self.model_outputs(rows)
+        except ExplainOpsError:
+            raise  # it already says what failed and where (an endpoint's request batch)
+        except Exception as error:  # a model's own failure, in its own words
+            raise model_failure(error, _whose(origin, 0, rows.shape[0])) from error
         finally:
             MODEL_CALL_ROWS.reset(token)
         if not np.isfinite(outputs).all():
-            raise ExplainerError(_not_finite(outputs, origin))
+            row, column = (int(index) for index in np.argwhere(~np.isfinite(outputs))[0])
+            raise ExplainerError(
+                f"the model returned {outputs[row, column]} for output {column} of "
+                f"{_whose(origin, row, row + 1)}; explanations need a finite output for every row"
+            )
         return outputs
 
 
-def _not_finite(outputs: FloatArray, origin: ModelCallRows) -> str:
-    """What a model call returned that no SHAP value can be made of, and whose row it was."""
-    row, column = (int(index) for index in np.argwhere(~np.isfinite(outputs))[0])
-    labels = origin.samples_of(row, row + 1)
+def model_failure(error: Exception, whose: str) -> ExplainerError:
+    """A model's own exception as one line: whose rows it failed on, its type and first line.
+
+    MLflow's schema errors quote the data over many lines and end with the cause
+    (``... Error: Incompatible input types for column ...``): that cause is kept too.
+    """
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    words = lines[0][:200] if lines else ""
+    if len(lines) > 1 and "Error: " in lines[-1]:
+        words += f" ... Error: {lines[-1].rsplit('Error: ', 1)[1][:200]}"
+    return ExplainerError(
+        f"the model failed on {whose}: {type(error).__name__}{': ' + words if words else ''}"
+    )
+
+
+def _whose(origin: ModelCallRows, start: int, stop: int) -> str:
+    """Whose rows [start, stop) of a model call are: samples, their masked rows, baseline rows."""
+    labels = origin.samples_of(start, stop)
     if labels is None:
-        whose = f"baseline row {origin.first_row + row}"
-    elif origin.rows_per_sample == 1:
-        whose = f"sample {labels[0]}"
-    else:
-        whose = (
-            f"a masked row of sample {labels[0]} "
-            "(its values on some features, a baseline row's on the others)"
-        )
+        first, last = origin.first_row + start, origin.first_row + stop - 1
+        return f"baseline row {first}" if first == last else f"baseline rows {first}-{last}"
+    shown = ", ".join(map(str, labels[:5])) + (
+        f" and {len(labels) - 5} more" if len(labels) > 5 else ""
+    )
+    noun = "sample" if len(labels) == 1 else "samples"
+    if origin.rows_per_sample == 1:
+        return f"{noun} {shown}"
     return (
-        f"the model returned {outputs[row, column]} for output {column} of {whose}; "
-        "explanations need a finite output for every row"
+        f"{'a masked row' if stop - start == 1 else 'masked rows'} of {noun} {shown} "
+        "(its values on some features, a baseline row's on the others)"
     )

@@ -274,6 +274,29 @@ def test_explainer_in_a_drift_config_is_a_config_error(
     assert "baseline's explainer config" in capsys.readouterr().err, "says why"
 
 
+def test_a_baseline_whose_report_cannot_be_drawn_leaves_the_previous_baseline(
+    setup: DriftSetup, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a recorded baseline, and a baseline job with a report that cannot be drawn
+    before = setup.baseline.read_bytes()
+    config = setup.baseline_config(data=setup.folder / "other.csv")
+    setup.registry.cancer.iloc[200:260].to_csv(setup.folder / "other.csv", index=False)
+    report = setup.folder / "monitor" / "report.html"
+    with config.open("a") as handle:
+        handle.write(f"  report: {{path: {report}, formats: [html, pdf]}}\n")
+
+    def cannot_draw(*arguments: Any, **options: Any) -> None:
+        raise RuntimeError("the PDF could not be drawn")
+
+    monkeypatch.setattr("explainops.reports.render._figure_page", cannot_draw)
+    # when it runs
+    code = main(["run", str(config)])
+    # then it fails, and the previous baseline is as it was, no report written
+    assert code == EXIT_FAILED, capsys.readouterr().err
+    assert setup.baseline.read_bytes() == before, "the baseline was replaced by a failed run"
+    assert not report.exists() and not report.with_suffix(".pdf").exists(), "no report"
+
+
 def test_a_history_on_the_violations_file_is_a_config_error(
     setup: DriftSetup, capsys: pytest.CaptureFixture[str]
 ) -> None:

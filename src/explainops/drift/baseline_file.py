@@ -59,7 +59,11 @@ class AttributionBaseline:
     @classmethod
     def read(cls, path: str) -> AttributionBaseline:
         """Read and check a baseline file; InputError naming what is missing or wrong."""
-        document = read_json(path, "baseline file")
+        return cls.of_document(path, read_json(path, "baseline file"))
+
+    @classmethod
+    def of_document(cls, path: str, document: Any) -> AttributionBaseline:
+        """A baseline file's document, as ``read`` checks it (``path``: where it is, or goes)."""
         try:
             return cls._parse(path, document)
         except (KeyError, TypeError, ValueError) as error:

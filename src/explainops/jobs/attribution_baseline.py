@@ -60,11 +60,19 @@ class AttributionBaselineJob(ModelJob):
                 "sha256": file_fingerprint(self.inputs_samples.path),
             },
         )
+        # The report is drawn from the baseline as a monitor will read it, and rendered before
+        # anything is written: a report that cannot be drawn leaves the previous baseline.
+        report = self.drift_report(
+            AttributionBaseline.of_document(self.baseline_path, document),
+            version,
+            attributions,
+            started,
+        )
+        rendered = self.report.render(report) if self.report and report else {}
         logger.info("write the baseline to %s", self.baseline_path)
         write_json(self.baseline_path, document)
-        if self.report is not None:  # drawn from the baseline as a monitor will read it
-            baseline = AttributionBaseline.read(self.baseline_path)
-            self.write_drift_report(baseline, version, attributions, started)
+        if self.report is not None:
+            self.report.publish(rendered)
         notification = self.completion_notification(version, attributions, started)
         self.log_run(version, notification)
         self.alerts.notify(notification)

@@ -43,7 +43,6 @@ from explainops.io.registries import ModelVersion
 from explainops.jobs.base import JobResult
 from explainops.jobs.model_job import ModelJob
 from explainops.reports.document import Report
-from explainops.reports.runs import drift_run_report
 from explainops.services.alerts import Notification
 from explainops.services.progress import Progress
 
@@ -245,18 +244,16 @@ class AttributionDriftJob(ModelJob):
         extra: Sequence[tuple[str, Any]] = (),
     ) -> Report | None:
         """The run's report (with ``report``), drawing the history as the run will leave it."""
-        if self.report is None:
-            return None
-        name = self.model_name(version)
-        return drift_run_report(
-            self.report,
+        return self.drift_report(
             baseline,
-            title=f"Attribution drift of {name}",
-            summary=self.report_summary(version, attributions, started, extra=extra),
+            version,
+            attributions,
+            started,
             history=history.table(),
+            history_path=self.history_path,
             windows=windows,
             threshold=self.threshold,
-            source={"kind": "drift", "baseline": baseline.path, "history": self.history_path},
+            extra=extra,
         )
 
     def _publish(

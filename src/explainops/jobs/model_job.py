@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
+import pandas as pd
 import pydantic
 
 from explainops.core.explainer_settings import (
@@ -19,7 +20,6 @@ from explainops.core.redaction import mask_url
 from explainops.core.samples import SampleScan, first_batch
 from explainops.core.schemas import InputSchema, schema_from_signature
 from explainops.drift.baseline_file import AttributionBaseline
-from explainops.drift.history import read_history
 from explainops.engines import EngineKind, LocalEngine
 from explainops.explainers import Explanation
 from explainops.io.datasets import read_table
@@ -33,6 +33,7 @@ from explainops.jobs.base import (
     notification_metrics,
     success_notification,
 )
+from explainops.reports.document import Report
 from explainops.reports.output import ReportOutput, ReportRows
 from explainops.reports.runs import drift_run_report, run_summary
 from explainops.services.alerts import Notification
@@ -203,36 +204,37 @@ class ModelJob(Job):
         """The report's files, when there is one."""
         return self.report.paths() if self.report is not None else {}
 
-    def write_drift_report(
+    def drift_report(
         self,
         baseline: AttributionBaseline,
         version: ModelVersion | None,
         attributions: DatasetAttributions,
         started: float,
         *,
-        history: str | None = None,
+        history: pd.DataFrame | None = None,
+        history_path: str | None = None,
         windows: Sequence[tuple[str, DatasetAttributions]] = (),
         threshold: float | None = None,
         extra: Sequence[tuple[str, Any]] = (),
-    ) -> None:
-        """A baseline's or a drift run's report (with ``report``) against ``baseline``."""
+    ) -> Report | None:
+        """A baseline's or (with a ``history``) a drift run's report against ``baseline``.
+
+        None without ``report``. ``history`` is the history as the run leaves it,
+        ``history_path`` where the notebook reads it again.
+        """
         if self.report is None:
-            return
+            return None
         name = self.model_name(version)
-        summary = self.report_summary(version, attributions, started, extra=extra)
-        self.report.write(
-            drift_run_report(
-                self.report,
-                baseline,
-                title=f"Attribution drift of {name}"
-                if history
-                else f"Attribution baseline of {name}",
-                summary=summary,
-                history=read_history(history) if history else None,
-                windows=windows,
-                threshold=threshold,
-                source={"kind": "drift", "baseline": baseline.path, "history": history},
-            )
+        what = "drift" if history is not None else "baseline"
+        return drift_run_report(
+            self.report,
+            baseline,
+            title=f"Attribution {what} of {name}",
+            summary=self.report_summary(version, attributions, started, extra=extra),
+            history=history,
+            windows=windows,
+            threshold=threshold,
+            source={"kind": "drift", "baseline": baseline.path, "history": history_path},
         )
 
     def report_summary(

@@ -79,15 +79,22 @@ class ReportOutput(Component):
 
     def write(self, report: Report) -> dict[str, str]:
         """Render every format, then publish each file atomically; the paths written."""
+        return self.publish(self.render(report))
+
+    def render(self, report: Report) -> dict[str, tuple[str, str | bytes]]:
+        """Every format's content (with its file mode), by output name; writes nothing.
+
+        A job renders its report before it publishes any output, so that a report that cannot
+        be drawn fails the run with every earlier output as it was.
+        """
         # matplotlib, Jinja2 and nbformat load only when a report is written.
         from explainops.reports.render import notebook_text, render
         from explainops.reports.sources import rebased
 
-        paths = self.paths()
         # the page and the PDF draw each figure once between them
         drawn = render(report, html="html" in self.formats, pdf="pdf" in self.formats)
         contents: dict[str, tuple[str, str | bytes]] = {}
-        for name, path in paths.items():
+        for name, path in self.paths().items():
             kind = name.removeprefix("report_")
             if kind == "html":
                 contents[name] = ("w", drawn.html or "")
@@ -96,11 +103,16 @@ class ReportOutput(Component):
             else:
                 folder = str(PurePosixPath(path).parent)
                 contents[name] = ("w", notebook_text(report, rebased(report.source, folder)))
+        return contents
+
+    def publish(self, contents: dict[str, tuple[str, str | bytes]]) -> dict[str, str]:
+        """Write what ``render`` gave, each file atomically; the paths written."""
+        paths = self.paths()
         for name, (mode, content) in contents.items():
             logger.info("write the report %s", paths[name])
             with atomic_file(paths[name], mode) as handle:
                 handle.write(content)
-        return paths
+        return {name: paths[name] for name in contents}
 
 
 class ReportRows:

@@ -369,7 +369,16 @@ def test_unknown_model_lists_registered_models(tmp_path, test_registry, capsys) 
     [
         (None, "samples.csv: file not found"),
         ("", "samples.csv: cannot read as CSV"),
-        ("alcohol,malic_acid\n1,2,3,4\n", "samples.csv: rows have more fields than the header"),
+        (
+            "alcohol,malic_acid\n1,2,3,4\n",
+            "samples.csv: rows have more fields than the header's columns: line 2 has 4 fields, "
+            "expected 2",
+        ),
+        (
+            "alcohol,malic_acid\n1,2\n1,2,3,4\n",
+            "samples.csv: cannot read as CSV: Error tokenizing "
+            "data. C error: Expected 2 fields in line 3, saw 4",
+        ),
     ],
 )
 def test_unreadable_samples_give_a_clear_error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import csv
 import json
 import math
 import os
@@ -125,8 +126,21 @@ class CsvReader(Reader):
                         raise InputError(
                             f"{self.path}: rows have more fields than the header's "
                             f"{len(self.headers) if self.headers else 'columns'}"
+                            f"{self._first_long_row()}"
                         ) from warning
                 yield chunk
+
+    def _first_long_row(self) -> str:
+        """Where the first row with more fields than the header is (``: line 7 has 4 ...``)."""
+        with open_file(self.path, "rt", encoding="utf-8", newline="") as handle:
+            rows = csv.reader(handle, delimiter=self.separator, skipinitialspace=True)
+            expected = len(self.headers) if self.headers is not None else None
+            for fields in rows:
+                if expected is None:
+                    expected = len(fields)
+                elif len(fields) > expected:
+                    return f": line {rows.line_num} has {len(fields)} fields, expected {expected}"
+        return ""
 
 
 class ParquetReader(Reader):

@@ -50,6 +50,28 @@ class ModelCallRows:
         last = (self.first_row + stop - 1) // self.rows_per_sample
         return self.sample_labels[first : last + 1]
 
+    def baseline_rows(self, start: int, stop: int) -> str:
+        """Rows [start, stop) of a call of baseline rows, named: ``baseline rows 3-5``."""
+        first, last = self.first_row + start, self.first_row + stop - 1
+        return f"baseline row {first}" if first == last else f"baseline rows {first}-{last}"
+
+
+# How many labels of samples that are not consecutive integers a message lists.
+LISTED_LABELS = 3
+
+
+def describe_labels(values: list[Any]) -> str:
+    """``100-149`` for consecutive integers, else the first few: ``7, 3, 12 and 5 more``."""
+    if not values:
+        return "none"
+    if all(isinstance(value, int | np.integer) for value in values):
+        numbers = [int(value) for value in values]
+        if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+            return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
+    shown = ", ".join(str(value)[:40] for value in values[:LISTED_LABELS])
+    more = len(values) - LISTED_LABELS
+    return f"{shown} and {more} more" if more > 0 else shown
+
 
 # Set around every model call of a ValueFunction; None outside them.
 MODEL_CALL_ROWS: ContextVar[ModelCallRows | None] = ContextVar("model_call_rows", default=None)
@@ -178,11 +200,8 @@ def _whose(origin: ModelCallRows, start: int, stop: int) -> str:
     """Whose rows [start, stop) of a model call are: samples, their masked rows, baseline rows."""
     labels = origin.samples_of(start, stop)
     if labels is None:
-        first, last = origin.first_row + start, origin.first_row + stop - 1
-        return f"baseline row {first}" if first == last else f"baseline rows {first}-{last}"
-    shown = ", ".join(map(str, labels[:5])) + (
-        f" and {len(labels) - 5} more" if len(labels) > 5 else ""
-    )
+        return origin.baseline_rows(start, stop)
+    shown = describe_labels(labels.tolist())
     noun = "sample" if len(labels) == 1 else "samples"
     if origin.rows_per_sample == 1:
         return f"{noun} {shown}"

@@ -47,7 +47,7 @@ from jmespath.exceptions import JMESPathError
 from explainops.core.component import Component
 from explainops.core.model import LoadedModel
 from explainops.errors import ConfigError, EndpointError
-from explainops.explainers.coalitions import MODEL_CALL_ROWS, ModelCallRows
+from explainops.explainers.coalitions import MODEL_CALL_ROWS, ModelCallRows, describe_labels
 from explainops.io.json_payloads import JsonTemplates, decode_json_scores, parse_templates
 from explainops.io.registries import Loader, ModelVersion
 
@@ -78,7 +78,6 @@ MAX_BACKOFF_S = 30.0
 # Characters of an error response's body quoted in the error.
 SNIPPET_LENGTH = 120
 # Sample labels listed in an error before "and N more".
-LISTED_LABELS = 3
 # Shorter header or query values (e.g. "1") are not masked in quoted response bodies.
 MIN_MASKED_LENGTH = 4
 MASK = "***"
@@ -544,24 +543,10 @@ def describe_rows(frame: pd.DataFrame, call: ModelCallRows | None, start: int, s
     else:
         labels = call.samples_of(start, stop)
         if labels is None:
-            first, last = call.first_row + start, call.first_row + stop - 1
-            return f"baseline row {first}" if first == last else f"baseline rows {first}-{last}"
+            return call.baseline_rows(start, stop)
         values = labels.tolist()
     noun = "sample row" if len(values) == 1 else "sample rows"
     return f"{noun} {describe_labels(values)}"
-
-
-def describe_labels(values: list[Any]) -> str:
-    """``100-149`` for consecutive integers, else the first few: ``7, 3, 12 and 5 more``."""
-    if not values:
-        return "none"
-    if all(isinstance(value, int | np.integer) for value in values):
-        numbers = [int(value) for value in values]
-        if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
-            return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
-    shown = ", ".join(str(value)[:40] for value in values[:LISTED_LABELS])
-    more = len(values) - LISTED_LABELS
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def transport_problem(error: BaseException, timeout_s: float) -> str:
